@@ -104,4 +104,19 @@ class StreamingChain:
         return out
 
 
-assert N_BINS == 257
+
+
+
+def stft_torch(x):
+    """Batched torch version of :func:`stft` for training: (B, N) float -> (B, T, 257) complex.
+
+    Uses the same framing as :func:`frame_signal` (LATENCY zeros in front, T = num_frames(N)).
+    """
+    import torch
+
+    b, n = x.shape
+    t = num_frames(n)
+    total = (t - 1) * HOP_LENGTH + WIN_LENGTH
+    xp = torch.nn.functional.pad(x, (LATENCY, total - LATENCY - n))
+    frames = xp.unfold(-1, WIN_LENGTH, HOP_LENGTH) * torch.from_numpy(WINDOW).to(x.device)
+    return torch.fft.rfft(frames, n=N_FFT, dim=-1)

@@ -1,0 +1,221 @@
+"""Training: ``rnnse train --corpus data/corpus --cell lstm --out models/lstm256 --minutes 60``.
+
+Batches are fresh mixtures drawn on every step (clean speech + noise at a random SNR and level), so
+the model never sees the same mixture twice. The run is bounded by wall-clock minutes, with a cosine
+learning-rate schedule over that budget; it checkpoints every few minutes (model, optimiser, RNG
+states, elapsed time) and ``--resume`` continues an interrupted run exactly where it stopped.
+
+Loss (documented in README): on compressed spectra, with M the mask, Y the noisy and S the clean STFT,
+    L = (1-a) * mean(| |M Y|^p - |S|^p |^2) + a * mean(| |M Y|^p e^{j<Y} - |S|^p e^{j<S} |^2),
+p = 0.3, a = 0.3: the magnitude term fits the spectral envelope, the complex term penalises passing
+bins whose noisy phase is wrong (noise-dominated), which a magnitude-only loss cannot see.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+from .config import SAMPLE_RATE
+from .models import ModelConfig, SEModel, save_checkpoint
+from .stft import stft_torch
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    minutes: float = 60.0
+    batch: int = 32
+    seg_seconds: float = 3.0
+    lr: float = 1e-3
+    lr_final: float = 5e-5
+    weight_decay: float = 0.0
+    grad_clip: float = 3.0
+    power: float = 0.3           # spectral compression exponent of the loss
+    complex_weight: float = 0.3  # share of the complex (phase-aware) term
+    seed: int = 0
+    ckpt_minutes: float = 3.0
+    val_batches: int = 4
+
+
+def se_loss(mask: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tensor,
+            power: float = 0.3, complex_weight: float = 0.3) -> torch.Tensor:
+    eps = 1e-8
+    ny_mag = noisy_spec.abs()
+    est_mag = (mask * ny_mag + eps) ** power
+    ref_mag = (clean_spec.abs() + eps) ** power
+    mag_term = torch.mean((est_mag - ref_mag) ** 2)
+    if complex_weight == 0:
+        return mag_term
+    est_c = est_mag * noisy_spec / (ny_mag + eps)
+    ref_c = ref_mag * clean_spec / (clean_spec.abs() + eps)
+    cplx_term = torch.mean((est_c - ref_c).abs() ** 2)
+    return (1 - complex_weight) * mag_term + complex_weight * cplx_term
+
+
+def batch_loss(model: SEModel, noisy: np.ndarray, clean: np.ndarray, cfg: TrainConfig) -> torch.Tensor:
+    dev = next(model.parameters()).device
+    ny = stft_torch(torch.from_numpy(noisy).to(dev))
+    cl = stft_torch(torch.from_numpy(clean).to(dev))
+    mask, _ = model(ny.abs())
+    return se_loss(mask, ny, cl, cfg.power, cfg.complex_weight)
+
+
+def lr_at(cfg: TrainConfig, frac: float) -> float:
+    """Short linear warm-up, then cosine decay from lr to lr_final over the time budget."""
+    warm = 0.02
+    if frac < warm:
+        return cfg.lr * max(frac / warm, 0.05)
+    f = min(1.0, (frac - warm) / (1 - warm))
+    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * f))
+
+
+def _rng_state(rng: np.random.Generator):
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(rng: np.random.Generator, st):
+    rng.bit_generator.state = st["numpy"]
+    torch.set_rng_state(st["torch"])
+    random.setstate(st["python"])
+
+
+def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume: bool = False,
+          max_steps: int | None = None, progress: bool = True, log=print) -> dict:
+    """Train on batches from ``source.sample_batch(batch, seg_samples, rng)`` -> (noisy, clean).
+
+    Writes ``out_dir/last.pt`` (resumable state) and ``out_dir/model.pt`` (best validation loss).
+    Returns a summary dict (steps, elapsed, losses).
+    """
+    from tqdm import tqdm
+
+    os.makedirs(out_dir, exist_ok=True)
+    last_path = os.path.join(out_dir, "last.pt")
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = SEModel(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    seg = int(cfg.seg_seconds * SAMPLE_RATE)
+    # a fixed validation set drawn from its own seed, so that "best" is comparable across the run
+    val_rng = np.random.default_rng(cfg.seed + 10_000)
+    val = [source.sample_batch(cfg.batch, seg, val_rng) for _ in range(cfg.val_batches)]
+    state = {"step": 0, "elapsed": 0.0, "best_val": math.inf, "history": []}
+    if resume and os.path.exists(last_path):
+        ck = torch.load(last_path, map_location=device, weights_only=False)
+        if ck["model_config"] != dataclasses.asdict(model_cfg):
+            raise ValueError(f"{last_path}: was trained with model config {ck['model_config']}, "
+                             f"not {dataclasses.asdict(model_cfg)}")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _set_rng_state(rng, {**ck["rng"], "torch": ck["rng"]["torch"].cpu()})
+        state = ck["state"]
+        log(f"resumed from {last_path}: step {state['step']}, {state['elapsed'] / 60:.1f} min done")
+
+    def validate() -> float:
+        model.eval()
+        with torch.no_grad():
+            v = float(np.mean([batch_loss(model, n, c, cfg).item() for n, c in val]))
+        model.train()
+        return v
+
+    def save_last():
+        tmp = last_path + ".tmp"
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(rng),
+                    "state": state, "model_config": dataclasses.asdict(model_cfg),
+                    "train_config": dataclasses.asdict(cfg)}, tmp)
+        os.replace(tmp, last_path)
+
+    budget = cfg.minutes * 60.0
+    model.train()
+    bar = tqdm(total=round(budget), initial=min(round(state["elapsed"]), round(budget)), unit="s",
+               desc=f"train {model_cfg.cell}", disable=not progress)
+    t_start = time.time() - state["elapsed"]
+    last_ck = time.time()
+    ema = None
+    while state["elapsed"] < budget and (max_steps is None or state["step"] < max_steps):
+        lr = lr_at(cfg, state["elapsed"] / budget)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        noisy, clean = source.sample_batch(cfg.batch, seg, rng)
+        loss = batch_loss(model, noisy, clean, cfg)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        state["step"] += 1
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        now = time.time()
+        bar.update(round(now - t_start) - bar.n if round(now - t_start) <= budget else 0)
+        state["elapsed"] = now - t_start
+        bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}", step=state["step"])
+        if now - last_ck >= cfg.ckpt_minutes * 60 or state["elapsed"] >= budget or \
+                (max_steps is not None and state["step"] >= max_steps):
+            v = validate()
+            state["history"].append({"step": state["step"], "minutes": state["elapsed"] / 60,
+                                     "train_loss": ema, "val_loss": v, "lr": lr})
+            if v < state["best_val"]:
+                state["best_val"] = v
+                save_checkpoint(os.path.join(out_dir, "model.pt"), model, step=state["step"],
+                                minutes=round(state["elapsed"] / 60, 2), val_loss=v,
+                                train_config=dataclasses.asdict(cfg))
+            save_last()
+            last_ck = now
+            bar.write(f"step {state['step']}: train {ema:.4f}, val {v:.4f} (best {state['best_val']:.4f})")
+    bar.close()
+    return {"steps": state["step"], "minutes": state["elapsed"] / 60, "best_val": state["best_val"],
+            "history": state["history"]}
+
+
+def make_source(args):
+    """Training data: the offline corpus (fresh mixtures) or a Valentini root (its fixed pairs)."""
+    if args.valentini:
+        from .data.mixing import PairedSegments
+        from .data.valentini import load_split
+
+        items = load_split(args.valentini, "train")
+        return PairedSegments([(it.noisy, it.clean) for it in items], gain_range=(-10.0, 10.0))
+    from .data.mixing import OnlineMixer
+
+    return OnlineMixer.from_corpus(args.corpus)
+
+
+def cmd_train(args) -> int:
+    torch.set_num_threads(args.threads)
+    model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, n_rnn=args.layers, fc_in=args.fc,
+                            fc_out=args.fc)
+    cfg = TrainConfig(minutes=args.minutes, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
+                      seed=args.seed)
+    source = make_source(args)
+    summary = train(source, model_cfg, cfg, args.out, resume=args.resume)
+    print(f"done: {summary['steps']} steps in {summary['minutes']:.1f} min, best validation loss "
+          f"{summary['best_val']:.4f} -> {os.path.join(args.out, 'model.pt')}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an LSTM or GRU enhancement model (CPU, or GPU if present)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--corpus", default=os.path.join("data", "corpus"),
+                     help="offline corpus built by 'rnnse data build' (default: data/corpus)")
+    src.add_argument("--valentini", default=None, help="root of a local VoiceBank-DEMAND copy")
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=2, help="recurrent layers")
+    p.add_argument("--fc", type=int, default=256, help="width of the FC layers around the RNN")
+    p.add_argument("--out", required=True, help="output model directory (model.pt, last.pt)")
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seg", type=float, default=3.0, help="segment length in seconds")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)),
+                   help="CPU threads for PyTorch")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.set_defaults(func=cmd_train)
+
