@@ -1,0 +1,77 @@
+/*
+ * The rnnse firmware application: serves the streaming protocol (docs/protocol.md) over a byte
+ * stream and runs the signal chain + network per hop. Target independent; a target supplies the
+ * byte stream (app_io_t) and the hook app_target_worker_busy().
+ */
+#ifndef RNNSE_APP_H
+#define RNNSE_APP_H
+
+#include <stdint.h>
+
+#include "../dsp/dsp.h"
+#include "proto.h"
+
+#define APP_MAX_PHASES 18
+/* cost entries per hop: total, dsp, net, busiest worker, then per network phase its total and
+ * its busiest worker (see docs/protocol.md) */
+#define APP_MAX_COSTS (4 + 2 * APP_MAX_PHASES)
+#define APP_FIXED_COSTS 4
+
+enum { APP_COUNTER_NS = 0, APP_COUNTER_INSTRUCTIONS = 1, APP_COUNTER_CYCLES = 2 };
+
+typedef struct app_io {
+    void *ctx;
+    /* read up to n bytes, waiting at most timeout_ms (< 0: forever); bytes read (0 on time-out),
+     * or < 0 when the stream is closed */
+    int (*read)(void *ctx, uint8_t *buf, int n, int timeout_ms);
+    /* write all n bytes; < 0 when the stream is closed */
+    int (*write)(void *ctx, const uint8_t *buf, int n);
+} app_io_t;
+
+typedef struct app_stats {
+    uint32_t frames, bad_header, bad_crc, junk_bytes, timeouts, duplicates, seq_errors;
+} app_stats_t;
+
+typedef struct app {
+    const app_io_t *io;
+    const char *target;         /* "host", "virt" */
+    int ncores;
+    int counter_kind;
+    int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */
+    uint16_t expected_seq;      /* next AUDIO seq to process */
+    int have_cached;
+    int quit;                   /* BYE received */            /* cached holds the reply to AUDIO expected_seq - 1 */
+    int nak_pending;
+    size_t rx_len, cached_len;
+    dsp_chain_t chain;
+    app_stats_t stats;
+    uint8_t rx[2 * PROTO_MAX_FRAME];
+    uint8_t cached[PROTO_MAX_FRAME];    /* last ENHANCED frame, resent on a repeated AUDIO */
+    uint8_t small[320 + PROTO_OVERHEAD];/* INFO and ERROR frames */
+    float mag[DSP_NBINS], mask[DSP_NBINS];
+} app_t;
+
+/* returns 0 or the network's error code */
+int app_init(app_t *app, const app_io_t *io, const char *target, int ncores, int counter_kind);
+/* clear network, signal chain and sequence state */
+void app_reset(app_t *app);
+/* announce readiness (unsolicited INFO) and serve: returns 0 when the stream closed, 1 after BYE */
+int app_serve(app_t *app);
+/* handle one parsed frame */
+void app_handle_frame(app_t *app, const proto_frame_t *f);
+/* process an AUDIO frame (already checked for sequence) into app->cached */
+void app_process_audio(app_t *app, const proto_frame_t *f);
+void app_send_info(app_t *app, uint16_t seq);
+struct app_net_info;
+/* cost entries per hop for this network */
+int app_cost_entries(const struct app_net_info *info);
+void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, const char *text);
+
+/* target hook: cumulative busy counter (plat_cycles units) of each worker core, 0 where the
+ * target cannot tell; returns the number of entries written */
+int app_target_worker_busy(uint64_t *busy, int max);
+/* target hook: total and busiest-worker cost of each phase (code between team barriers) of the
+ * last network step; returns the number of phases measured (0 where the target cannot tell) */
+int app_target_phases(uint32_t *total, uint32_t *busiest, int max);
+
+#endif /* RNNSE_APP_H */

@@ -1,0 +1,117 @@
+/* Test and benchmark entry points (see rnnse_harness.h). */
+#include <string.h>
+
+#include "rnnse_harness.h"
+#include "rnnse_kernels.h"
+#include "rnnse_simd.h"
+
+const char *rnnse_simd_name(void) { return RNNSE_SIMD_NAME; }
+
+typedef struct {
+    const rnnse_layer_t *L;
+    rnnse_ctx_t ctx;
+    const void *x, *h;
+    void *h_out, *c, *y;
+} layer_job_t;
+
+static void layer_team(void *arg)
+{
+    layer_job_t *j = (layer_job_t *)arg;
+    rnnse_layer_run(j->L, &j->ctx, j->x, j->h, j->h_out, j->c, j->y);
+}
+
+static void *l1_copy(const void *src, size_t bytes, size_t padded)
+{
+    uint8_t *p = (uint8_t *)plat_l1_alloc(padded ? padded : 16);
+    if (p) {
+        memset(p, 0, padded);
+        if (src) memcpy(p, src, bytes);
+    }
+    return p;
+}
+
+int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
+                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y)
+{
+    int rnn = L->kind == RNNSE_LSTM || L->kind == RNNSE_GRU, rc;
+    int ib = rnnse_type_bytes(L->in_type), ob = rnnse_type_bytes(L->out_type);
+    int cb = L->prec == RNNSE_INT8 ? (L->c_bits == 16 ? 2 : 1) : 2;
+    uint32_t slice;
+    layer_job_t j;
+    if (ncores < 1 || ncores > PLAT_MAX_CORES || ib == 0 || ob == 0) return RNNSE_ERR_ARG;
+    memset(&j, 0, sizeof j);
+    plat_l1_reset();
+    j.L = L;
+    j.x = l1_copy(x, (size_t)L->n_in * ib, (size_t)rnnse_round4(L->n_in) * ib);
+    j.y = l1_copy(NULL, 0, (size_t)rnnse_round4(L->n_out) * ob);
+    if (rnn) {
+        j.h = l1_copy(h, (size_t)L->n_out * ob, (size_t)rnnse_round4(L->n_out) * ob);
+        j.h_out = j.y;
+        j.y = NULL;
+        if (L->kind == RNNSE_LSTM) j.c = l1_copy(c, (size_t)L->n_out * cb, (size_t)rnnse_round4(L->n_out) * cb);
+    }
+    j.ctx.sigmoid_table = (const int16_t *)l1_copy(sigmoid_table, sigmoid_table ? 2 * RNNSE_TABLE_SIZE : 0,
+                                                   2 * RNNSE_TABLE_SIZE);
+    j.ctx.tanh_table = (const int16_t *)l1_copy(tanh_table, tanh_table ? 2 * RNNSE_TABLE_SIZE : 0,
+                                                2 * RNNSE_TABLE_SIZE);
+    if (!j.x || !(j.y || j.h_out) || (rnn && !j.h) || (L->kind == RNNSE_LSTM && !j.c) || !j.ctx.tanh_table)
+        return RNNSE_ERR_L1;
+    slice = (L->n_out + (uint32_t)ncores - 1u) / (uint32_t)ncores;
+    if (L->rec_bytes) {
+        rc = rnnse_tiles_alloc(&j.ctx.tiles, ncores, L->rec_bytes, slice * L->rec_bytes);
+        if (rc != RNNSE_OK) return rc;
+        j.ctx.tiles.max_tile_rec = max_tile_rec;
+    }
+    plat_team_fork(ncores, layer_team, &j);
+    memcpy(y, rnn ? j.h_out : j.y, (size_t)L->n_out * ob);
+    if (L->kind == RNNSE_LSTM) memcpy(c, j.c, (size_t)L->n_out * cb);
+    return RNNSE_OK;
+}
+
+typedef struct {
+    int rounds, errors;
+    int counters[PLAT_MAX_CORES];
+    int *ids, *sizes;
+} team_job_t;
+
+static void team_check(void *arg)
+{
+    team_job_t *t = (team_job_t *)arg;
+    int me = plat_core_id(), n = plat_num_cores(), r, k, bad = 0;
+    t->ids[me] = me;
+    t->sizes[me] = n;
+    for (r = 1; r <= t->rounds; r++) {
+        __atomic_store_n(&t->counters[me], r, __ATOMIC_RELAXED);
+        plat_team_barrier();
+        for (k = 0; k < n; k++)
+            if (__atomic_load_n(&t->counters[k], __ATOMIC_RELAXED) < r) bad++;
+        plat_team_barrier();
+    }
+    if (bad) __atomic_add_fetch(&t->errors, bad, __ATOMIC_RELAXED);
+}
+
+int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes)
+{
+    team_job_t t;
+    memset(&t, 0, sizeof t);
+    t.rounds = rounds;
+    t.ids = ids;
+    t.sizes = sizes;
+    plat_team_fork(ncores, team_check, &t);
+    return t.errors;
+}
+
+int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after)
+{
+    plat_dma_t d;
+    uint8_t *dst;
+    plat_l1_reset();
+    dst = (uint8_t *)plat_l1_alloc(n);
+    if (!dst) return -1;
+    memset(&d, 0, sizeof d);
+    plat_dma_start(&d, dst, src, n);
+    memcpy(before, dst, n);      /* deliberate misuse: read before the wait */
+    plat_dma_wait(&d);
+    memcpy(after, dst, n);
+    return 0;
+}

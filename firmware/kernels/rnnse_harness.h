@@ -1,0 +1,37 @@
+/*
+ * Test and benchmark entry points of the host library (called from Python through cffi): run one
+ * layer or a platform check on a team of cores, with the data copied into L1 as the network does.
+ */
+#ifndef RNNSE_HARNESS_H
+#define RNNSE_HARNESS_H
+
+#include <stdint.h>
+
+#include "rnnse_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Resets the L1 arena, copies x, h, c and the tables into L1, runs layer L on ncores cores with
+ * at most max_tile_rec records per DMA tile (0: as many as fit the L1 budget), copies back c and
+ * the output (y: h' for recurrent layers). Returns 0 or an RNNSE_ERR_* code. */
+int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
+                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y);
+
+/* Team check: `rounds` rounds of every core incrementing its counter then passing a barrier, each
+ * core checking all counters after the barrier. ids[i] receives plat_core_id() seen by core i,
+ * sizes[i] plat_num_cores(). Returns the number of inconsistencies seen (0 when correct). */
+int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
+
+/* DMA model check: starts a copy of n bytes of src into L1, reads the destination before the
+ * wait into before[], waits, reads it into after[]. Returns 0, or -1 when L1 is too small. */
+int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
+
+/* Name of the SIMD path compiled in ("avx2" or "portable"). */
+const char *rnnse_simd_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RNNSE_HARNESS_H */

@@ -1,0 +1,128 @@
+/*
+ * Layer kernels. Each runs on every core of a team (inside plat_team_fork) and computes the
+ * calling core's slice of output units; the caller places a barrier between layers. Weights
+ * stream from L2 (layer->rec) into the core's two L1 tile buffers (ping-pong); vectors and states
+ * passed in are in L1. Arithmetic: docs/numerics.md.
+ *
+ * Parameters follow one pattern: the layer descriptor (rnnse_model.h) as the parameter struct,
+ * the shared context (tiles, tables), input and output vectors (padded to a multiple of 4
+ * elements; padding elements of inputs must be zero).
+ */
+#ifndef RNNSE_KERNELS_H
+#define RNNSE_KERNELS_H
+
+#include <stdint.h>
+
+#include "platform.h"
+#include "rnnse_fp16.h"
+#include "rnnse_model.h"
+#include "rnnse_net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- slices and weight streaming ------------------------------------------------------------ */
+
+/* Units [*first, *first + return value) of n owned by core `core` of `ncores`. */
+int rnnse_slice(int n, int core, int ncores, int *first);
+
+/* Double-buffered stream of a core's records: the next tile's DMA runs while the current one
+ * is used. */
+typedef struct rnnse_stream {
+    const uint8_t *src;       /* L2 address of the core's first record */
+    uint32_t rec_bytes;
+    int n_rec;                /* records in the core's slice */
+    int tile_rec;             /* records per tile */
+    int started;              /* records whose DMA has been started */
+    int done;                 /* records handed out */
+    int cur;                  /* buffer index of the next tile to hand out */
+    uint8_t *buf[2];
+    plat_dma_t dma[2];
+} rnnse_stream_t;
+
+/* Records per tile for this context and record size (0: a record does not fit a buffer). */
+int rnnse_tile_records(const rnnse_tiles_t *tiles, uint32_t rec_bytes);
+/* Open the stream of records [first, first+count) of `rec` and start the first DMA. */
+void rnnse_stream_open(rnnse_stream_t *s, const rnnse_tiles_t *tiles, const void *rec, uint32_t rec_bytes,
+                       int first, int count);
+/* Start the next tile's DMA, wait for the current tile and return it (L1), with its record
+ * count in *count; NULL when the slice is finished. */
+const uint8_t *rnnse_stream_next(rnnse_stream_t *s, int *count);
+
+/* ---- fixed-point helpers (docs/numerics.md "integer primitives") ----------------------------- */
+
+static inline int32_t rnnse_sat(int64_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
+}
+
+static inline int32_t rnnse_rshr(int32_t x, int s) { return (x + (1 << (s - 1))) >> s; }
+
+static inline int32_t rnnse_requant(int32_t acc, int32_t mult, int shift)
+{
+    int64_t p = (int64_t)acc * mult;
+    int64_t r = (p + ((int64_t)1 << (shift - 1))) >> shift;
+    return rnnse_sat(r, INT32_MIN, INT32_MAX);
+}
+
+/* Q3.12 -> Q15 lookups (257-entry tables). */
+static inline int32_t rnnse_sig_lookup(int32_t p, const int16_t *t, int mode)
+{
+    int32_t u = p + 32768;
+    if (mode == RNNSE_TABLE_NEAREST) return t[(u + 128) >> 8];
+    return t[u >> 8] + rnnse_rshr((t[(u >> 8) + 1] - t[u >> 8]) * (u & 255), 8);
+}
+
+static inline int32_t rnnse_tanh_lookup(int32_t p, const int16_t *t, int mode)
+{
+    int32_t u = rnnse_sat(p, -16384, 16383) + 16384;
+    if (mode == RNNSE_TABLE_NEAREST) return t[(u + 64) >> 7];
+    return t[u >> 7] + rnnse_rshr((t[(u >> 7) + 1] - t[u >> 7]) * (u & 127), 7);
+}
+
+/* FP16 layer output rounding: nearest even, overflow saturates to +-65504. */
+static inline rnnse_f16_t rnnse_f16_out(float v)
+{
+    if (v > 65504.0f) v = 65504.0f;
+    if (v < -65504.0f) v = -65504.0f;
+    return rnnse_f32_to_f16(v);
+}
+
+float rnnse_sigmoidf(float v);
+
+/* ---- kernels (one per file) ---------------------------------------------------------------- */
+
+void rnnse_fc_fp16(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const rnnse_f16_t *x, rnnse_f16_t *y);
+/* y: int8 (relu/none) or int16 Q15 (sigmoid) */
+void rnnse_fc_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, void *y);
+/* h: state before the step, h_out: state after (distinct buffers), c: updated in place */
+void rnnse_lstm_fp16(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const rnnse_f16_t *x,
+                     const rnnse_f16_t *h, rnnse_f16_t *h_out, rnnse_f16_t *c);
+void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
+                     int8_t *h_out, void *c /* int8 or int16 per c_bits */);
+void rnnse_gru_fp16(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const rnnse_f16_t *x,
+                    const rnnse_f16_t *h, rnnse_f16_t *h_out);
+void rnnse_gru_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
+                    int8_t *h_out);
+/* FP32/FP16 -> int8 (in_type says which) */
+void rnnse_quant(const rnnse_layer_t *L, const void *x, int8_t *y);
+/* int8/int16 -> FP16/FP32 (in_type, out_type say which) */
+void rnnse_dequant(const rnnse_layer_t *L, const void *x, void *y);
+
+/* Bytes of one element of a vector type (0 for an unknown type). */
+int rnnse_type_bytes(uint32_t type);
+
+/* Run layer L on the calling core's slice: x input; recurrent layers: h state before, h_out after
+ * (the layer's output), c cell state in place; other layers: output y. */
+void rnnse_layer_run(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const void *x, const void *h, void *h_out,
+                     void *c, void *y);
+
+/* Allocate two L1 tile buffers per core from what is left of the L1 budget, each at most
+ * max_bytes; RNNSE_ERR_L1 when a buffer cannot hold min_bytes (one record). */
+int rnnse_tiles_alloc(rnnse_tiles_t *tiles, int ncores, uint32_t min_bytes, uint32_t max_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RNNSE_KERNELS_H */

@@ -1,0 +1,155 @@
+/* Team fork and barrier for harts 1..PLAT_MAX_CORES, driven by hart 0. */
+#include "../platform.h"
+#include "virt.h"
+
+static struct {
+    void (*fn)(void *);
+    void *arg;
+    int n;
+} job;
+static volatile uint32_t job_gen, job_done, bar_count, bar_gen;
+static uint64_t busy[VIRT_HARTS], awake_since[VIRT_HARTS];
+
+/* Phase log of the last fork: a phase is the code between two team barriers. end[k] is the
+ * counter when the last core finished phase k; busiest[k] the longest any core worked in it. */
+static struct {
+    volatile uint32_t n;
+    uint64_t start;
+    uint64_t end[VIRT_MAX_PHASES];
+    volatile uint32_t busiest[VIRT_MAX_PHASES];
+} phase_log;
+static uint64_t phase_start[VIRT_HARTS];
+
+static void atomic_max32(volatile uint32_t *p, uint32_t v)
+{
+    uint32_t old = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    while (v > old && !__atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+}
+
+/* The calling core finished its part of the current phase (called before it is counted in). */
+static void phase_note(int hart, uint64_t now)
+{
+    uint32_t k = phase_log.n;
+    uint64_t worked = now - phase_start[hart];
+    if (k < VIRT_MAX_PHASES)
+        atomic_max32(&phase_log.busiest[k], worked > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)worked);
+}
+
+/* The last core of the team finished the current phase. */
+static void phase_close(uint64_t now)
+{
+    uint32_t k = phase_log.n;
+    if (k < VIRT_MAX_PHASES) {
+        phase_log.end[k] = now;
+        __atomic_store_n(&phase_log.n, k + 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+int virt_phases(uint32_t *total, uint32_t *busiest, int max)
+{
+    int n = (int)phase_log.n < max ? (int)phase_log.n : max;
+    for (int i = 0; i < n; i++) {
+        uint64_t from = i ? phase_log.end[i - 1] : phase_log.start;
+        total[i] = (uint32_t)(phase_log.end[i] - from);
+        busiest[i] = phase_log.busiest[i];
+    }
+    return n;
+}
+
+int plat_core_id(void)
+{
+    int h = virt_hart_id();
+    return h == 0 ? 0 : h - 1;
+}
+
+int plat_num_cores(void)
+{
+    return virt_hart_id() == 0 ? 1 : job.n;
+}
+
+uint64_t virt_busy(int hart)
+{
+    return busy[hart];
+}
+
+void virt_wait_change(volatile uint32_t *word, uint32_t old)
+{
+    int h = virt_hart_id();
+    busy[h] += plat_cycles() - awake_since[h];
+    for (;;) {
+        virt_clear_wake();
+        if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != old)
+            break;
+        __asm__ volatile("wfi");
+    }
+    awake_since[h] = plat_cycles();
+}
+
+void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
+{
+    if (n < 1)
+        n = 1;
+    if (n > PLAT_MAX_CORES)
+        n = PLAT_MAX_CORES;
+    job.fn = fn;
+    job.arg = arg;
+    job.n = n;
+    phase_log.n = 0;
+    for (int k = 0; k < VIRT_MAX_PHASES; k++)
+        phase_log.busiest[k] = 0;
+    phase_log.start = plat_cycles();
+    __atomic_store_n(&job_done, 0u, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&job_gen, 1u, __ATOMIC_SEQ_CST);
+    for (int h = 1; h <= n; h++)
+        virt_wake(h);
+    for (;;) {
+        virt_clear_wake();
+        if (__atomic_load_n(&job_done, __ATOMIC_SEQ_CST) == (uint32_t)n)
+            break;
+        __asm__ volatile("wfi");
+    }
+}
+
+void plat_team_barrier(void)
+{
+    int n = plat_num_cores();
+    if (n <= 1)
+        return;
+    int self = virt_hart_id();
+    uint32_t gen = __atomic_load_n(&bar_gen, __ATOMIC_SEQ_CST);
+    uint64_t now = plat_cycles();
+    phase_note(self, now);
+    if (__atomic_add_fetch(&bar_count, 1u, __ATOMIC_SEQ_CST) == (uint32_t)n) {
+        phase_close(now);
+        phase_start[self] = now;
+        __atomic_store_n(&bar_count, 0u, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&bar_gen, gen + 1, __ATOMIC_SEQ_CST);
+        for (int h = 1; h <= n; h++)
+            if (h != self)
+                virt_wake(h);
+        return;
+    }
+    virt_wait_change(&bar_gen, gen);
+    phase_start[self] = plat_cycles();
+}
+
+void virt_worker_loop(int hart)
+{
+    uint32_t seen = 0;
+    awake_since[hart] = plat_cycles();
+    for (;;) {
+        virt_wait_change(&job_gen, seen);
+        seen = __atomic_load_n(&job_gen, __ATOMIC_SEQ_CST);
+        if (hart - 1 < job.n) {
+            phase_start[hart] = plat_cycles();
+            job.fn(job.arg);
+            uint64_t now = plat_cycles();
+            phase_note(hart, now);
+            if (__atomic_add_fetch(&job_done, 1u, __ATOMIC_SEQ_CST) == (uint32_t)job.n) {
+                phase_close(now);
+                virt_wake(0);
+            }
+        }
+    }
+}

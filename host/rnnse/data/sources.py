@@ -1,0 +1,246 @@
+"""Offline audio and text sources for the corpus builder (all from Debian packages).
+
+* recorded speech: ``asterisk-core-sounds-en-g722`` (one US female speaker, G.722 wideband prompts,
+  decoded with ffmpeg) and ``klettres-data`` (letters and syllables spoken by native speakers of
+  20 languages, 44.1 kHz Ogg Vorbis);
+* synthetic speech: ``espeak-ng`` and ``flite`` reading sentences taken from ``fortunes``;
+* recorded noise: ``sonic-pi-samples`` (ambiences, machine loops, vinyl hiss).
+
+Every loader returns mono float32 at ``SAMPLE_RATE``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio import resample
+from ..cli import UserError
+from ..config import SAMPLE_RATE
+
+ASTERISK_DIR = "/usr/share/asterisk/sounds/en_US_f_Allison"
+KLETTRES_DIR = "/usr/share/klettres"
+SONIC_PI_DIR = "/usr/share/sonic-pi/samples"
+FORTUNES_DIR = "/usr/share/games/fortunes"
+
+# (what is needed, how it is found, Debian package that provides it)
+REQUIREMENTS = [
+    ("espeak-ng", "bin", "espeak-ng"),
+    ("flite", "bin", "flite"),
+    ("ffmpeg", "bin", "ffmpeg"),
+    (ASTERISK_DIR, "dir", "asterisk-core-sounds-en-g722"),
+    (KLETTRES_DIR, "dir", "klettres-data"),
+    (SONIC_PI_DIR, "dir", "sonic-pi-samples"),
+    (FORTUNES_DIR, "dir", "fortunes"),
+]
+
+
+def missing_packages() -> list[str]:
+    """Debian packages whose files the corpus builder needs but cannot find."""
+    missing = []
+    for what, kind, pkg in REQUIREMENTS:
+        found = shutil.which(what) if kind == "bin" else os.path.isdir(what)
+        if not found and pkg not in missing:
+            missing.append(pkg)
+    return missing
+
+
+def require_packages() -> None:
+    missing = missing_packages()
+    if missing:
+        raise UserError("the corpus builder needs the Debian package(s) " + ", ".join(missing)
+                        + "; install them with: sudo apt-get install " + " ".join(missing))
+
+
+def _run(cmd: list[str], what: str) -> bytes:
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    except FileNotFoundError:
+        raise UserError(f"{cmd[0]} is not installed ({what})") from None
+    if res.returncode != 0:
+        msg = res.stderr.decode(errors="replace").strip().splitlines()
+        raise UserError(f"{what} failed: {cmd[0]} exited with {res.returncode}"
+                        + (f" ({msg[-1]})" if msg else ""))
+    return res.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded speech
+
+@dataclass(frozen=True)
+class Recording:
+    """One recorded clip: where it is, who speaks and how long it is (seconds, before trimming)."""
+    path: str
+    speaker: str
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        rel = os.path.relpath(self.path, ASTERISK_DIR if self.speaker == "allison" else KLETTRES_DIR)
+        return os.path.splitext(rel)[0].replace(os.sep, "-")
+
+
+def asterisk_prompts() -> list[Recording]:
+    """All G.722 prompts, sorted by path. G.722 runs at 64 kbit/s: 8000 bytes per second."""
+    out = []
+    for root, _dirs, files in os.walk(ASTERISK_DIR):
+        for f in files:
+            if f.endswith(".g722"):
+                p = os.path.join(root, f)
+                out.append(Recording(p, "allison", os.path.getsize(p) / 8000.0))
+    return sorted(out, key=lambda r: r.path)
+
+
+def klettres_clips() -> list[Recording]:
+    """All klettres Ogg clips, sorted by path; the speaker is the language folder."""
+    out = []
+    for root, _dirs, files in os.walk(KLETTRES_DIR):
+        for f in files:
+            if f.endswith(".ogg"):
+                p = os.path.join(root, f)
+                lang = os.path.relpath(p, KLETTRES_DIR).split(os.sep)[0]
+                out.append(Recording(p, f"klettres-{lang}", 0.0))
+    return sorted(out, key=lambda r: r.path)
+
+
+def decode_g722(path: str) -> np.ndarray:
+    pcm = _run(["ffmpeg", "-v", "error", "-nostdin", "-f", "g722", "-i", path,
+                "-ar", str(SAMPLE_RATE), "-ac", "1", "-f", "s16le", "-"], f"decoding {path}")
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def read_any(path: str) -> np.ndarray:
+    """Any file libsndfile reads (ogg, flac, wav): averaged to mono, resampled to 16 kHz."""
+    import soundfile as sf
+
+    data, sr = sf.read(path, dtype="float32", always_2d=True)
+    return resample(data.mean(axis=1), sr, SAMPLE_RATE)
+
+
+def load_recording(rec: Recording) -> np.ndarray:
+    return decode_g722(rec.path) if rec.path.endswith(".g722") else read_any(rec.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# text and synthetic speech
+
+_FORTUNE_SKIP = {"art", "ascii-art", "definitions", "perl", "linux", "linuxcookie", "startrek"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ALLOWED = re.compile(r"^[A-Za-z][A-Za-z ,.'!?;:-]*[.!?]$")
+
+
+def fortune_sentences() -> list[str]:
+    """Clean sentences from the fortunes files: ASCII prose only, 3-25 words, deduplicated, sorted.
+
+    Fortunes that contain quotes of dialogue, code, tables or attributions are skipped as a
+    whole; the rest is split at sentence ends.
+    """
+    out = set()
+    for fname in sorted(os.listdir(FORTUNES_DIR)):
+        path = os.path.join(FORTUNES_DIR, fname)
+        if "." in fname or fname in _FORTUNE_SKIP or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as fh:
+            text = fh.read().decode("ascii", errors="replace")
+        for fortune in text.split("\n%\n"):
+            if "\ufffd" in fortune or "\t" in fortune or "--" in fortune or ":" in fortune[:30]:
+                continue
+            flat = " ".join(fortune.split())
+            for s in _SENTENCE_END.split(flat):
+                s = s.strip().replace('"', "")
+                if not _ALLOWED.match(s):
+                    continue
+                if 3 <= len(s.split()) <= 25:
+                    out.add(s)
+    # keep one spelling per sentence ignoring case and punctuation, so that held-out splits are
+    # disjoint in content and not only in spelling
+    seen, unique = set(), []
+    for s in sorted(out):
+        key = sentence_key(s)
+        if key not in seen:
+            seen.add(key)
+            unique.append(s)
+    return unique
+
+
+def sentence_key(s: str) -> str:
+    return " ".join(re.sub(r"[^a-z ]", "", s.lower()).split())
+
+
+ESPEAK_DIALECTS = ["en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan",
+                   "en-gb-x-gbcwmd"]
+ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+                   "Alex", "Andy", "Annie", "Denis", "Gene", "Hugo", "Jacky", "Lee", "Michael",
+                   "adam", "anika", "aunty", "belinda", "benjamin", "boris", "caleb",
+                   "david", "ed", "edward", "grandma", "grandpa", "iven", "john", "linda", "max",
+                   "michel", "norbert", "paul", "pedro", "quincy", "rob", "robert", "shelby",
+                   "steph", "travis", "victor", "announcer", "Storm", "Tweaky", "Marco", "Mario"]
+FLITE_VOICES = ["awb", "rms", "slt", "kal16"]
+
+
+def synthesize(voice: str, text: str, speed: int = 160, pitch: int = 50) -> np.ndarray:
+    """Speak ``text`` with ``voice`` ("espeak:<dialect>+<variant>" or "flite:<name>")."""
+    engine, _, name = voice.partition(":")
+    if engine == "espeak":
+        import soundfile as sf
+        import io
+
+        wav = _run(["espeak-ng", "-v", name, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+                   f"espeak-ng voice {name}")
+        # espeak writes a streaming header with an unknown length: read the PCM that follows it
+        data, sr = sf.read(io.BytesIO(_fix_stream_header(wav)), dtype="float32")
+        return resample(data, sr, SAMPLE_RATE)
+    if engine == "flite":
+        with tempfile.TemporaryDirectory() as td:
+            out = os.path.join(td, "u.wav")
+            # flite has no pitch control that works for all its voices; duration_stretch sets
+            # the speaking rate
+            _run(["flite", "-voice", name, "--setf", f"duration_stretch={160.0 / speed:.3f}",
+                  "-t", text, "-o", out], f"flite voice {name}")
+            return read_any(out)
+    raise ValueError(f"unknown TTS voice {voice!r}")
+
+
+def _fix_stream_header(wav: bytes) -> bytes:
+    """Patch the RIFF/data sizes of a wav written to a pipe (espeak leaves them 0x7fffffff)."""
+    if len(wav) < 44 or wav[:4] != b"RIFF":
+        raise UserError("espeak-ng produced no wav output")
+    buf = bytearray(wav)
+    pos = 12
+    while pos + 8 <= len(buf):
+        cid = bytes(buf[pos:pos + 4])
+        size = int.from_bytes(buf[pos + 4:pos + 8], "little")
+        if cid == b"data":
+            buf[pos + 4:pos + 8] = (len(buf) - pos - 8).to_bytes(4, "little")
+            break
+        pos += 8 + size
+    buf[4:8] = (len(buf) - 8).to_bytes(4, "little")
+    return bytes(buf)
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded noise
+
+# Sonic Pi recordings that sound like background noise (ambiences, machines, hiss); the test set
+# uses its own recordings, never heard in training.
+NOISE_RECORDINGS_TRAIN = ["ambi_dark_woosh", "ambi_drone", "ambi_glass_hum", "ambi_lunar_land",
+                          "ambi_soft_buzz", "loop_compus", "loop_industrial", "loop_mika",
+                          "loop_drone_g_97", "loop_electric", "vinyl_hiss", "misc_cineboom",
+                          "loop_tabla", "ambi_swoosh"]
+NOISE_RECORDINGS_TEST = ["loop_3d_printer", "ambi_sauna", "ambi_haunted_hum", "loop_safari",
+                         "loop_garzul"]
+# short percussive recordings used as clatter in the test-only "cafe" noise
+CLATTER_TEST = ["perc_bell", "perc_till", "perc_door", "perc_snap", "elec_tick", "drum_cowbell",
+                "elec_wood", "perc_bell2"]
+
+
+def sonic_pi(name: str) -> np.ndarray:
+    path = os.path.join(SONIC_PI_DIR, name + ".flac")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: missing (is the Debian package sonic-pi-samples complete?)")
+    return read_any(path)
