@@ -7,18 +7,27 @@ Layout (all 16 kHz mono 16-bit wav)::
     test_noise/        the noise bank the synthetic and real test mixtures are cut from
     test_synthetic/{clean,noisy}/   TTS speech (held-out sentences and voices) + held-out noise
     test_real/{clean,noisy}/        the longest recorded asterisk prompts + held-out noise
-    manifest.json      every item: source, voice/speaker, text, noise type, snr_db, seed
-    READY              written last; holds the sha256 of manifest.json
+    manifest.json      every item: source, voice/speaker, text, noise type, snr_db, seed, sha256
+                       of its file(s); the configuration and the versions of the sources
+    BUILD_CONFIG.json  the configuration (written first: a rebuild with another one is refused)
+    READY              written last; holds the sha256 of manifest.json (the corpus fingerprint)
 
 Everything follows from the seed: the plan (which sentence, voice, noise, SNR and seed each item
 gets) is drawn in the parent process, and each job seeds its own generator from its plan entry,
-so the output does not depend on ``--jobs`` or on scheduling.
+so the output does not depend on ``--jobs`` or on scheduling. Two builds with the same seed and
+configuration on machines with the same source versions (``manifest.json`` lists them: the Debian
+packages, numpy, scipy, libsndfile) are byte-identical and have the same fingerprint.
+
+``--train-hours`` is met to within a few percent: the plan estimates each clip's length before
+it is synthesised (constants fitted on a built corpus); ``rnnse data info`` reports the result.
 
 Held out from training, for the synthetic test set: sentences (disjoint after case/punctuation
 folding), TTS voices (two espeak dialects and a disjoint set of voice variants, flite's slt), and
 noise: the test noises are separate recordings and separately seeded synthetic clips; "vehicle"
 and "cafe" noise types occur only in the test sets. The test mixtures use Valentini's SNRs
 (2.5/7.5/12.5/17.5 dB, cycled) and are weighted toward low-frequency and babble noise.
+The real test set holds out recordings (prompts) but not the speaker: the recorded prompts have
+one speaker, whose other prompts are training speech.
 """
 from __future__ import annotations
 
@@ -37,9 +46,12 @@ from ..cli import UserError
 from ..config import SAMPLE_RATE
 from . import noise as nz
 from . import sources as src
-from .mixing import mix_at_snr, normalize_active, snr_db, trim_silence
+from .mixing import active_rms, mix_at_snr, normalize_active, snr_db, trim_silence
 
-CORPUS_VERSION = 2
+# 3: non-speech asterisk files (tones, recorded silence, monkeys) excluded (the real test set
+#    keeps version 2's 120 spoken prompts); per-file sha256 and source versions in the manifest;
+#    length estimates refitted
+CORPUS_VERSION = 3
 TEST_SNRS = [2.5, 7.5, 12.5, 17.5]
 SPEECH_LEVEL_DBFS = -26.0
 # noise types of the test mixtures and their weights (low-frequency and babble heavy, so that
@@ -55,6 +67,13 @@ TEST_DIALECTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 TEST_FLITE = ["slt"]
 N_TEST_VARIANTS = 14
 N_TEST_SENTENCES = 800
+MIN_BABBLE_SENTENCES = 100  # held-out sentences left for the test bank's babble
+# clip lengths before synthesis/decoding, fitted on a built corpus (seconds after trimming):
+# asterisk prompts keep 90 % of their raw length, klettres clips average 1.38 s, TTS takes
+# 0.0567 s per character at speed 160 plus 0.165 s
+ASTERISK_KEEP = 0.90
+KLETTRES_SECONDS = 1.38
+SILENT_DBFS = -60.0  # clips whose active level is below this are skipped as silent
 LAYOUT = ["train", "test_noise", "test_synthetic", "test_real", "manifest.json", "READY",
           "BUILD_CONFIG.json"]
 
@@ -64,13 +83,32 @@ class BuildConfig:
     seed: int = 0
     train_hours: float = 2.0
     n_test_synthetic: int = 200
-    n_test_real: int = 128
+    # the 120 longest spoken prompts: exactly the spoken prompts of version 2's 128-file test
+    # set, so that models trained on a version 2 corpus are still tested on held-out prompts
+    n_test_real: int = 120
     noise_clips: int = 6          # per synthetic noise type, training and test bank
     noise_seconds: float = 30.0
     version: int = CORPUS_VERSION
 
     def as_dict(self):
         return dict(self.__dict__)
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first bad field."""
+        if not self.train_hours > 0:
+            raise UserError(f"--train-hours must be positive, got {self.train_hours}")
+        limit = N_TEST_SENTENCES - MIN_BABBLE_SENTENCES
+        if not 0 <= self.n_test_synthetic <= limit:
+            raise UserError(f"--test-synthetic must be within 0..{limit} (the held-out "
+                            f"sentences), got {self.n_test_synthetic}")
+        n_prompts = len(src.asterisk_prompts())
+        if not 0 <= self.n_test_real <= n_prompts // 2:
+            raise UserError(f"--test-real must be within 0..{n_prompts // 2} (half of the "
+                            f"{n_prompts} recorded prompts), got {self.n_test_real}")
+        if self.noise_clips < 1:
+            raise UserError(f"--noise-clips must be at least 1, got {self.noise_clips}")
+        if not self.noise_seconds >= 1.0:
+            raise UserError(f"--noise-seconds must be at least 1, got {self.noise_seconds}")
 
 
 @dataclass
@@ -92,6 +130,12 @@ def split_voices(rng):
     return train, test
 
 
+def split_prompts(n_test_real: int):
+    """(real test prompts, training prompts): the test set takes the longest prompts."""
+    prompts = sorted(src.asterisk_prompts(), key=lambda r: (-r.seconds, r.path))
+    return prompts[:n_test_real], prompts[n_test_real:]
+
+
 def _voice_and_prosody(rng, voices):
     v = voices[int(rng.integers(len(voices)))]
     # flite voices are natural-sounding and few: give them a larger share
@@ -102,14 +146,20 @@ def _voice_and_prosody(rng, voices):
 
 
 def _estimate_tts_seconds(text: str, speed: int) -> float:
-    return 0.068 * len(text) * 160.0 / speed + 0.3
+    return 0.0567 * len(text) * 160.0 / speed + 0.165
+
+
+def _job_seed(seed: int, k: int) -> int:
+    """The seed of the k-th job of the plan (independent of how many jobs there are)."""
+    return int(np.random.SeedSequence([seed, 1, k]).generate_state(1)[0])
 
 
 def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
     """Two job lists: phase 1 (speech and noise clips), phase 2 (test mixtures)."""
     ss = np.random.SeedSequence(cfg.seed)
     rng = np.random.default_rng(ss.spawn(1)[0])
-    job_seed = iter(np.random.SeedSequence([cfg.seed, 1]).generate_state(200000, dtype=np.uint32))
+    counter = iter(range(1 << 62))
+    job_seed = (_job_seed(cfg.seed, k) for k in counter)
 
     sentences = src.fortune_sentences()
     order = rng.permutation(len(sentences))
@@ -117,8 +167,7 @@ def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
     test_sent, train_sent = sentences[:N_TEST_SENTENCES], sentences[N_TEST_SENTENCES:]
     train_voices, test_voices = split_voices(rng)
 
-    prompts = sorted(src.asterisk_prompts(), key=lambda r: (-r.seconds, r.path))
-    real_test, real_train = prompts[:cfg.n_test_real], prompts[cfg.n_test_real:]
+    real_test, real_train = split_prompts(cfg.n_test_real)
     real_train = real_train + src.klettres_clips()
     real_train = [real_train[i] for i in rng.permutation(len(real_train))]
 
@@ -126,7 +175,7 @@ def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
     budget = cfg.train_hours * 3600.0
     used = 0.0
     for k, rec in enumerate(real_train):
-        est = rec.seconds * 0.8 if rec.seconds else 1.3  # klettres clips: about 1.3 s trimmed
+        est = rec.seconds * ASTERISK_KEEP if rec.seconds else KLETTRES_SECONDS
         if used + est > budget:
             break
         used += est
@@ -194,10 +243,16 @@ def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
 # ---------------------------------------------------------------------------------------------
 # jobs (worker processes)
 
-def _write(path: str, x: np.ndarray) -> None:
+def _write(path: str, x: np.ndarray) -> str:
+    """Write 16-bit PCM; returns the sha256 of the file written."""
     import soundfile as sf
 
     sf.write(path, to_pcm16(x) if x.dtype != np.int16 else x, SAMPLE_RATE, subtype="PCM_16")
+    return _sha256(path)
+
+
+def _is_silent(x: np.ndarray) -> bool:
+    return active_rms(x) < 10.0 ** (SILENT_DBFS / 20.0)
 
 
 def babble(n: int, rng, voices, sentences, talkers=None) -> np.ndarray:
@@ -253,34 +308,45 @@ def run_job(job: dict) -> dict:
     meta = {"seed": job["seed"]}
     if kind in ("speech_real", "speech_tts"):
         if kind == "speech_real":
-            x = src.load_recording(src.Recording(job["path"], job["speaker"], 0.0))
-            meta.update(source=os.path.basename(job["path"]), speaker=job["speaker"])
+            rec = src.Recording(job["path"], job["speaker"], 0.0)
+            x = src.load_recording(rec)
+            meta.update(source=rec.rel, speaker=job["speaker"])
         else:
             x = src.synthesize(job["voice"], job["text"], job["speed"], job["pitch"])
             meta.update(source="tts", voice=job["voice"], text=job["text"], speed=job["speed"],
                         pitch=job["pitch"])
+        if _is_silent(x):
+            return dict(meta, skipped=f"silent (active level below {SILENT_DBFS:g} dBFS)",
+                        name=name)
         x = normalize_active(trim_silence(x), SPEECH_LEVEL_DBFS + rng.uniform(-3, 3))
         if len(x) < SAMPLE_RATE // 4:
             return dict(meta, skipped="shorter than 0.25 s after trimming", name=name)
-        _write(os.path.join(out, "train", "speech", name + ".wav"), x)
-        return dict(meta, name=name, split="train_speech", seconds=len(x) / SAMPLE_RATE)
+        digest = _write(os.path.join(out, "train", "speech", name + ".wav"), x)
+        return dict(meta, name=name, split="train_speech", seconds=len(x) / SAMPLE_RATE,
+                    sha256=digest)
     if kind == "noise":
         x = make_noise(job, rng)
         x = x * np.float32(10 ** (-26 / 20))  # -26 dBFS RMS
         x = x * min(1.0, 0.99 / float(np.max(np.abs(x))))
         folder = os.path.join(out, "train", "noise") if job["split"] == "train" else \
             os.path.join(out, "test_noise")
-        _write(os.path.join(folder, name + ".wav"), x)
+        digest = _write(os.path.join(folder, name + ".wav"), x)
         meta.update(noise_type=job["type"], source=job.get("recording", "synthetic"))
-        return dict(meta, name=name, split=f"{job['split']}_noise", seconds=len(x) / SAMPLE_RATE)
+        return dict(meta, name=name, split=f"{job['split']}_noise", seconds=len(x) / SAMPLE_RATE,
+                    sha256=digest)
     # test mixtures
     if kind == "test_synthetic":
         x = src.synthesize(job["voice"], job["text"], job["speed"], job["pitch"])
         meta.update(source="tts", voice=job["voice"], text=job["text"], speed=job["speed"],
                     pitch=job["pitch"])
     else:
-        x = src.load_recording(src.Recording(job["path"], job["speaker"], 0.0))
-        meta.update(source=os.path.basename(job["path"]), speaker=job["speaker"])
+        rec = src.Recording(job["path"], job["speaker"], 0.0)
+        x = src.load_recording(rec)
+        meta.update(source=rec.rel, speaker=job["speaker"])
+    if _is_silent(x):
+        # never expected (non-speech prompts are excluded up front): refuse rather than write a
+        # test pair whose "clean" signal is a noise floor
+        raise UserError(f"{name}: test speech is silent (active level below {SILENT_DBFS:g} dBFS)")
     clean = trim_silence(x, margin_s=0.3)
     clean = normalize_active(clean, job["level_dbfs"])
     bank = _read(os.path.join(out, "test_noise", job["noise_clip"] + ".wav"))
@@ -288,15 +354,18 @@ def run_job(job: dict) -> dict:
     noise = nz.loop_to(bank[o:], len(clean), rng) if len(bank) - o < len(clean) else \
         bank[o:o + len(clean)]
     noisy, clean, noise = mix_at_snr(clean, noise, job["snr_db"])
+    # quantise speech and noise separately and add them as integers, so that the written noisy
+    # file is exactly clean + noise (mix_at_snr's clip protection keeps the sum in range)
     clean_q = to_pcm16(clean)
     noisy_q = np.clip(clean_q.astype(np.int32) + to_pcm16(noise), -32768, 32767).astype(np.int16)
     split = job["kind"]
-    _write(os.path.join(out, split, "clean", name + ".wav"), clean_q)
-    _write(os.path.join(out, split, "noisy", name + ".wav"), noisy_q)
+    clean_digest = _write(os.path.join(out, split, "clean", name + ".wav"), clean_q)
+    noisy_digest = _write(os.path.join(out, split, "noisy", name + ".wav"), noisy_q)
     meta.update(noise_type=job["noise_type"], noise_clip=job["noise_clip"],
                 noise_offset=o, snr_db=job["snr_db"], level_dbfs=round(job["level_dbfs"], 2),
                 measured_snr_db=round(snr_db(clean_q, noisy_q.astype(np.int32) - clean_q), 3))
-    return dict(meta, name=name, split=split, seconds=len(clean) / SAMPLE_RATE)
+    return dict(meta, name=name, split=split, seconds=len(clean) / SAMPLE_RATE,
+                sha256={"clean": clean_digest, "noisy": noisy_digest})
 
 
 def _read(path: str) -> np.ndarray:
@@ -370,27 +439,22 @@ def ready_ok(out: str) -> bool:
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
-        h.update(fh.read())
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
     return h.hexdigest()
 
 
-def _run_jobs(jobs: list, n_workers: int, desc: str, progress: bool) -> list:
+def _run_jobs(jobs: list, pool, desc: str, progress: bool) -> list:
+    """Run ``jobs`` (in ``pool`` if given, else here); results in plan order."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress, file=sys.stderr)
     results = []
     try:
-        if n_workers <= 1:
-            for j in jobs:
-                results.append(run_job(j))
-                bar.update()
-        else:
-            import multiprocessing as mp
-
-            with mp.get_context("spawn").Pool(n_workers) as pool:
-                for r in pool.imap(run_job, jobs, chunksize=4):
-                    results.append(r)
-                    bar.update()
+        it = pool.imap(run_job, jobs) if pool is not None else map(run_job, jobs)
+        for r in it:
+            results.append(r)
+            bar.update()
     finally:
         bar.close()
     return results
@@ -399,11 +463,11 @@ def _run_jobs(jobs: list, n_workers: int, desc: str, progress: bool) -> list:
 def build(out: str, cfg: BuildConfig, jobs: int = 2, force: bool = False,
           progress: bool = True, log=print) -> dict:
     """Build (or verify) the corpus in ``out``; returns the manifest."""
-    if jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {jobs}")
-    if cfg.train_hours <= 0:
-        raise UserError(f"--train-hours must be positive, got {cfg.train_hours}")
+    if int(jobs) != jobs or jobs < 1:
+        raise UserError(f"--jobs must be a positive integer, got {jobs}")
     src.require_packages()
+    cfg.validate()
+    src.require_voices()
     out = os.fspath(out)
     if _check_output(out, cfg, force):
         log(f"{out}: already complete with this configuration (seed {cfg.seed}); "
@@ -414,23 +478,28 @@ def build(out: str, cfg: BuildConfig, jobs: int = 2, force: bool = False,
     with open(os.path.join(out, "BUILD_CONFIG.json"), "w") as fh:
         json.dump(cfg.as_dict(), fh, indent=1, sort_keys=True)
     phase1, phase2 = make_plan(cfg, out)
-    if cfg.n_test_real > sum(1 for j in phase2 if j["kind"] == "test_real"):
-        raise UserError(f"only {sum(1 for j in phase2 if j['kind'] == 'test_real')} recorded "
-                        f"prompts are available for --test-real {cfg.n_test_real}")
-    results = _run_jobs(phase1, jobs, "speech+noise", progress)
-    results += _run_jobs(phase2, jobs, "test mixtures", progress)
+    if jobs > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            results = _run_jobs(phase1, pool, "speech+noise", progress)
+            results += _run_jobs(phase2, pool, "test mixtures", progress)
+    else:
+        results = _run_jobs(phase1, None, "speech+noise", progress)
+        results += _run_jobs(phase2, None, "test mixtures", progress)
     manifest = {"config": cfg.as_dict(), "snr_definition": "10*log10(sum(clean^2)/sum(noise^2)) "
-                "over the whole clip, silences included", "splits": {}}
-    skipped = []
+                "over the whole clip, silences included", "sources": src.source_versions(),
+                "splits": {}}
+    skipped = {}
     for r in results:
         if "skipped" in r:
-            skipped.append(r["name"])
+            skipped[r["name"]] = r["skipped"]
             continue
         split = r.pop("split")
         manifest["splits"].setdefault(split, {})[r.pop("name")] = r
     for split in manifest["splits"]:
         manifest["splits"][split] = dict(sorted(manifest["splits"][split].items()))
-    manifest["skipped"] = sorted(skipped)
+    manifest["skipped"] = dict(sorted(skipped.items()))
     mpath = os.path.join(out, "manifest.json")
     with open(mpath, "w") as fh:
         json.dump(manifest, fh, indent=1, sort_keys=True)
@@ -444,17 +513,29 @@ def build(out: str, cfg: BuildConfig, jobs: int = 2, force: bool = False,
 # ---------------------------------------------------------------------------------------------
 # summaries
 
+def _fingerprint(out: str) -> str:
+    try:
+        with open(os.path.join(out, "READY")) as fh:
+            return fh.read().split()[0][:16]
+    except (OSError, IndexError):
+        return "none"
+
+
 def summary(manifest: dict, out: str) -> str:
     sp = manifest.get("splits", {})
-    lines = [f"corpus {out} (seed {manifest['config']['seed']}, version "
-             f"{manifest['config']['version']})"]
+    cfg = manifest.get("config", {})
+    lines = [f"corpus {out} (seed {cfg.get('seed')}, version {cfg.get('version')}, "
+             f"fingerprint {_fingerprint(out)})"]
     speech = sp.get("train_speech", {})
     tts = sum(v["seconds"] for v in speech.values() if v.get("source") == "tts")
     real = sum(v["seconds"] for v in speech.values() if v.get("source") != "tts")
     n_tts = sum(1 for v in speech.values() if v.get("source") == "tts")
-    lines.append(f"  train/speech : {len(speech):5d} clips, {(tts + real) / 3600:.2f} h "
-                 f"(recorded {real / 3600:.2f} h in {len(speech) - n_tts} clips, "
-                 f"TTS {tts / 3600:.2f} h in {n_tts} clips)")
+    speakers = {v.get("speaker") for v in speech.values() if v.get("source") != "tts"}
+    voices = {v.get("voice") for v in speech.values() if v.get("source") == "tts"}
+    lines.append(f"  train/speech  : {len(speech):5d} clips, {(tts + real) / 3600:.2f} h "
+                 f"(recorded {real / 3600:.2f} h in {len(speech) - n_tts} clips by "
+                 f"{len(speakers)} speakers/languages, TTS {tts / 3600:.2f} h in {n_tts} clips "
+                 f"by {len(voices)} voices)")
     for split in ("train_noise", "test_noise", "test_synthetic", "test_real"):
         items = sp.get(split, {})
         secs = sum(v["seconds"] for v in items.values())
@@ -462,20 +543,108 @@ def summary(manifest: dict, out: str) -> str:
         for v in items.values():
             types[v.get("noise_type", "?")] = types.get(v.get("noise_type", "?"), 0) + 1
         tstr = ", ".join(f"{k} {n}" for k, n in sorted(types.items()))
-        lines.append(f"  {split:13s}: {len(items):5d} items, {secs / 60:.1f} min; noise: {tstr}")
-    if manifest.get("skipped"):
-        lines.append(f"  skipped (too short after trimming): {len(manifest['skipped'])}")
+        unit = "pairs" if split.startswith("test_") and split != "test_noise" else "clips"
+        lines.append(f"  {split:14s}: {len(items):5d} {unit}, {secs / 60:.1f} min; noise: {tstr}")
+        if unit == "pairs" and items:
+            snrs: dict = {}
+            for v in items.values():
+                snrs[v["snr_db"]] = snrs.get(v["snr_db"], 0) + 1
+            err = max(abs(v.get("measured_snr_db", v["snr_db"]) - v["snr_db"])
+                      for v in items.values())
+            sstr = ", ".join(f"{k:g} dB x{n}" for k, n in sorted(snrs.items()))
+            extra = ""
+            if split == "test_synthetic":
+                extra = f"; {len({v.get('voice') for v in items.values()})} held-out voices"
+            lines.append(f"  {'':14s}  SNR {sstr} (measured in the files within {err:.3f} dB)"
+                         + extra)
+    skipped = manifest.get("skipped") or {}
+    if skipped:
+        reasons: dict = {}
+        for r in (skipped.values() if isinstance(skipped, dict) else ["too short"] * len(skipped)):
+            reasons[r.split(" (")[0]] = reasons.get(r.split(" (")[0], 0) + 1
+        lines.append(f"  skipped       : {len(skipped)} clips ("
+                     + ", ".join(f"{k}: {n}" for k, n in sorted(reasons.items())) + ")")
     return "\n".join(lines)
 
 
-def info(out: str) -> str:
+def corpus_files(manifest: dict) -> dict:
+    """Relative path -> sha256 of every file the manifest lists (empty before version 3)."""
+    folders = {"train_speech": "train/speech", "train_noise": "train/noise",
+               "test_noise": "test_noise"}
+    out = {}
+    for split, items in manifest.get("splits", {}).items():
+        for name, v in items.items():
+            digest = v.get("sha256")
+            if digest is None:
+                continue
+            if isinstance(digest, dict):
+                for side, d in digest.items():
+                    out[f"{split}/{side}/{name}.wav"] = d
+            else:
+                out[f"{folders[split]}/{name}.wav"] = digest
+    return out
+
+
+def verify(out: str, manifest: dict, progress: bool = False) -> list[str]:
+    """Problems found when re-hashing every file against the manifest (empty: all match)."""
+    from tqdm import tqdm
+
+    files = corpus_files(manifest)
+    if not files:
+        return ["the manifest lists no checksums (built by an older rnnse); rebuild with --force"]
+    problems = []
+    for rel, digest in tqdm(sorted(files.items()), desc="verify", unit="file",
+                            disable=not progress, file=sys.stderr):
+        p = os.path.join(out, *rel.split("/"))
+        if not os.path.isfile(p):
+            problems.append(f"missing: {rel}")
+        elif _sha256(p) != digest:
+            problems.append(f"changed: {rel}")
+    listed = set(files)
+    for sub in ("train/speech", "train/noise", "test_noise", "test_synthetic/clean",
+                "test_synthetic/noisy", "test_real/clean", "test_real/noisy"):
+        d = os.path.join(out, *sub.split("/"))
+        if os.path.isdir(d):
+            problems += [f"not in the manifest: {sub}/{f}" for f in sorted(os.listdir(d))
+                         if f"{sub}/{f}" not in listed]
+    return problems
+
+
+def info(out: str, check: bool = False, progress: bool = False) -> str:
+    """The summary of a built corpus; ``check`` re-hashes every file against the manifest."""
     out = os.fspath(out)
     mpath = os.path.join(out, "manifest.json")
     if not os.path.isdir(out):
         raise FileNotFoundError(f"{out}: no such folder")
     if not os.path.exists(mpath):
         raise UserError(f"{out}: no manifest.json; not a corpus, or its build did not finish")
-    with open(mpath) as fh:
-        manifest = json.load(fh)
-    state = "complete" if ready_ok(out) else "INCOMPLETE (no valid READY file)"
-    return summary(manifest, out) + f"\n  state        : {state}"
+    try:
+        with open(mpath) as fh:
+            manifest = json.load(fh)
+    except ValueError as exc:
+        raise UserError(f"{mpath}: not valid JSON ({exc})") from None
+    lines = [summary(manifest, out)]
+    state = "complete" if ready_ok(out) else "INCOMPLETE (no READY file matching manifest.json)"
+    lines.append(f"  state         : {state}")
+    version = manifest.get("config", {}).get("version")
+    if version != CORPUS_VERSION:
+        lines.append(f"  note          : built by corpus version {version}; this rnnse builds "
+                     f"version {CORPUS_VERSION} (rebuild with `rnnse data build --force`)")
+    versions = manifest.get("sources")
+    if versions:
+        here = src.source_versions()
+        differ = sorted(k for k, v in versions.items() if here.get(k) != v)
+        lines.append("  sources       : " + (
+            "same versions as on this machine" if not differ else
+            "differ on this machine for " + ", ".join(f"{k} ({versions[k]} there, "
+                                                      f"{here.get(k)} here)" for k in differ)
+            + " (a rebuild would not be byte-identical)"))
+    if check:
+        problems = verify(out, manifest, progress=progress)
+        n = len(corpus_files(manifest))
+        lines.append(f"  verify        : all {n} files match their sha256" if not problems else
+                     f"  verify        : {len(problems)} problem(s): " + "; ".join(problems[:5])
+                     + (f" and {len(problems) - 5} more" if len(problems) > 5 else ""))
+        if problems:
+            raise UserError("\n".join(lines))
+    return "\n".join(lines)

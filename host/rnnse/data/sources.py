@@ -28,23 +28,27 @@ KLETTRES_DIR = "/usr/share/klettres"
 SONIC_PI_DIR = "/usr/share/sonic-pi/samples"
 FORTUNES_DIR = "/usr/share/games/fortunes"
 
-# (what is needed, how it is found, Debian package that provides it)
+# (what is needed, how it is found, Debian package that provides it); folders are looked up
+# through the module constants at call time
 REQUIREMENTS = [
     ("espeak-ng", "bin", "espeak-ng"),
     ("flite", "bin", "flite"),
     ("ffmpeg", "bin", "ffmpeg"),
-    (ASTERISK_DIR, "dir", "asterisk-core-sounds-en-g722"),
-    (KLETTRES_DIR, "dir", "klettres-data"),
-    (SONIC_PI_DIR, "dir", "sonic-pi-samples"),
-    (FORTUNES_DIR, "dir", "fortunes"),
+    ("ASTERISK_DIR", "dir", "asterisk-core-sounds-en-g722"),
+    ("KLETTRES_DIR", "dir", "klettres-data"),
+    ("SONIC_PI_DIR", "dir", "sonic-pi-samples"),
+    ("FORTUNES_DIR", "dir", "fortunes"),
 ]
+# the Debian packages whose versions decide the corpus bytes (recorded in the manifest)
+SOURCE_PACKAGES = ["espeak-ng-data", "libespeak-ng1", "flite", "ffmpeg", "fortunes",
+                   "asterisk-core-sounds-en-g722", "klettres-data", "sonic-pi-samples"]
 
 
 def missing_packages() -> list[str]:
     """Debian packages whose files the corpus builder needs but cannot find."""
     missing = []
     for what, kind, pkg in REQUIREMENTS:
-        found = shutil.which(what) if kind == "bin" else os.path.isdir(what)
+        found = shutil.which(what) if kind == "bin" else os.path.isdir(globals()[what])
         if not found and pkg not in missing:
             missing.append(pkg)
     return missing
@@ -54,7 +58,28 @@ def require_packages() -> None:
     missing = missing_packages()
     if missing:
         raise UserError("the corpus builder needs the Debian package(s) " + ", ".join(missing)
-                        + "; install them with: sudo apt-get install " + " ".join(missing))
+                        + "; install them with: sudo apt-get install " + " ".join(missing)
+                        + " (or run scripts/setup.sh)")
+
+
+def source_versions() -> dict:
+    """Versions of everything that decides the corpus bytes: Debian packages and numerics.
+
+    The corpus is byte-identical for the same seed and configuration only when these match.
+    """
+    import scipy
+    import soundfile as sf
+
+    out = {"numpy": np.__version__, "scipy": scipy.__version__,
+           "libsndfile": sf.__libsndfile_version__}
+    for pkg in SOURCE_PACKAGES:
+        try:
+            res = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                                 check=False)
+            out[pkg] = res.stdout.decode().strip() if res.returncode == 0 else "unknown"
+        except FileNotFoundError:
+            out[pkg] = "unknown"
+    return out
 
 
 def _run(cmd: list[str], what: str) -> bytes:
@@ -80,18 +105,35 @@ class Recording:
     seconds: float
 
     @property
+    def rel(self) -> str:
+        """The path inside its package's folder, with forward slashes."""
+        root = ASTERISK_DIR if self.speaker == "allison" else KLETTRES_DIR
+        return os.path.relpath(self.path, root).replace(os.sep, "/")
+
+    @property
     def name(self) -> str:
-        rel = os.path.relpath(self.path, ASTERISK_DIR if self.speaker == "allison" else KLETTRES_DIR)
-        return os.path.splitext(rel)[0].replace(os.sep, "-")
+        return os.path.splitext(self.rel)[0].replace("/", "-")
+
+
+# asterisk files that are not speech: tones, recorded silence (a -80 dBFS noise floor that level
+# normalisation would turn into a loud "clean" noise clip) and a recording of monkeys
+NOT_SPEECH_PROMPTS = {"beep", "beeperr", "ascending-2tone", "descending-2tone", "tt-monkeys"}
+NOT_SPEECH_FOLDERS = {"silence"}
+
+
+def is_speech_prompt(rel_path: str) -> bool:
+    """False for the asterisk files listed above (``rel_path`` relative to ``ASTERISK_DIR``)."""
+    parts = os.path.splitext(rel_path)[0].split(os.sep)
+    return parts[0] not in NOT_SPEECH_FOLDERS and parts[-1] not in NOT_SPEECH_PROMPTS
 
 
 def asterisk_prompts() -> list[Recording]:
-    """All G.722 prompts, sorted by path. G.722 runs at 64 kbit/s: 8000 bytes per second."""
+    """All spoken G.722 prompts, sorted by path. G.722 is 64 kbit/s: 8000 bytes per second."""
     out = []
     for root, _dirs, files in os.walk(ASTERISK_DIR):
         for f in files:
-            if f.endswith(".g722"):
-                p = os.path.join(root, f)
+            p = os.path.join(root, f)
+            if f.endswith(".g722") and is_speech_prompt(os.path.relpath(p, ASTERISK_DIR)):
                 out.append(Recording(p, "allison", os.path.getsize(p) / 8000.0))
     return sorted(out, key=lambda r: r.path)
 
@@ -118,7 +160,10 @@ def read_any(path: str) -> np.ndarray:
     """Any file libsndfile reads (ogg, flac, wav): averaged to mono, resampled to 16 kHz."""
     import soundfile as sf
 
-    data, sr = sf.read(path, dtype="float32", always_2d=True)
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for missing or corrupt files
+        raise UserError(f"{path}: unreadable audio file ({exc})") from None
     return resample(data.mean(axis=1), sr, SAMPLE_RATE)
 
 
@@ -181,6 +226,35 @@ ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "
                    "michel", "norbert", "paul", "pedro", "quincy", "rob", "robert", "shelby",
                    "steph", "travis", "victor", "announcer", "Storm", "Tweaky", "Marco", "Mario"]
 FLITE_VOICES = ["awb", "rms", "slt", "kal16"]
+
+
+def espeak_variants() -> set[str]:
+    """Voice variants installed with espeak-ng (an unknown variant silently falls back to the
+    default voice, which would make held-out voices identical to training voices)."""
+    out = _run(["espeak-ng", "--voices=variant"], "listing espeak-ng voice variants")
+    names = set()
+    for line in out.decode(errors="replace").splitlines()[1:]:
+        for field in line.split():
+            if field.startswith("!v/"):
+                names.add(field[3:])
+    return names
+
+
+def espeak_dialects() -> set[str]:
+    out = _run(["espeak-ng", "--voices=en"], "listing espeak-ng voices")
+    return {line.split()[1] for line in out.decode(errors="replace").splitlines()[1:]
+            if len(line.split()) > 1}
+
+
+def require_voices() -> None:
+    """Every espeak-ng dialect and variant and every flite voice the corpus uses must exist."""
+    missing = sorted(set(ESPEAK_VARIANTS) - espeak_variants())
+    missing += sorted(set(ESPEAK_DIALECTS) - espeak_dialects())
+    listed = _run(["flite", "-lv"], "listing flite voices").decode(errors="replace").split()
+    missing += [f"flite:{v}" for v in FLITE_VOICES if v not in listed]
+    if missing:
+        raise UserError("espeak-ng/flite lack voice(s) the corpus uses: " + ", ".join(missing)
+                        + " (the corpus needs the Debian espeak-ng 1.51 and flite 2.2 voice sets)")
 
 
 def synthesize(voice: str, text: str, speed: int = 160, pitch: int = 50) -> np.ndarray:
