@@ -17,7 +17,8 @@ COMMAND_MODULES = [
     "rnnse.data.cli",        # rnnse data ...
     "rnnse.train",           # rnnse train
     "rnnse.evaluate",        # rnnse eval, rnnse enhance-fp32
-    "rnnse.quant.cli",       # rnnse quantize, rnnse export
+    "rnnse.quant.cli",       # rnnse quantize
+    "rnnse.export",          # rnnse export
     "rnnse.stream.cli",      # rnnse enhance (firmware targets)
     "rnnse.bench",           # rnnse bench
 ]

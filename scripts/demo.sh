@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job: set up (idempotent), then enhance the shipped noisy clip on the emulated
+# multi-core RISC-V MCU (QEMU virt, 8 worker harts) with the mixed FP16-INT8 LSTM model, and print
+# PESQ-WB / STOI / SI-SDR before and after against the clean reference.
+#   extra arguments go to `rnnse enhance` (e.g. --model models/gru256 --scheme int8+ --target host)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p out
+exec .venv/bin/rnnse enhance samples/demo_noisy.wav -o out/demo_enhanced.wav \
+    --target virt --model models/lstm256 --scheme mixed --clean samples/demo_clean.wav "$@"
