@@ -11,8 +11,9 @@ int app_init(app_t *app, const app_io_t *io, const char *target, int ncores, int
     app->ncores = ncores;
     app->counter_kind = counter_kind;
     app->frame_timeout_ms = 200;
+    int rc = app_net_init(ncores);
     app_reset(app);
-    return app_net_init(ncores);
+    return rc;
 }
 
 void app_reset(app_t *app)
@@ -20,8 +21,15 @@ void app_reset(app_t *app)
     app_net_reset();
     dsp_chain_reset(&app->chain);
     app->expected_seq = 0;
-    app->have_cached = 0;
-    app->cached_len = 0;
+    for (int i = 0; i < APP_REPLAY_DEPTH; i++)
+        app->replay[i].valid = 0;
+    app->replay_next = 0;
+}
+
+void app_write(app_t *app, const uint8_t *buf, size_t n)
+{
+    if (!app->closed && app->io->write(app->io->ctx, buf, (int)n) < 0)
+        app->closed = 1;
 }
 
 static void drop_rx(app_t *app, size_t n)
@@ -30,52 +38,76 @@ static void drop_rx(app_t *app, size_t n)
     app->rx_len -= n;
 }
 
-/* Parse and handle every complete frame in the receive buffer. */
-static void parse_rx(app_t *app)
+/* One ERROR for the damage seen since the last valid frame (app->nak_pending: its code). */
+static void report_damage(app_t *app)
 {
-    while (app->rx_len > 0 && !app->quit) {
+    int code = app->nak_pending;
+    app->nak_pending = 0;
+    if (code == PROTO_E_TIMEOUT)
+        app_send_error(app, PROTO_SEQ_NONE, PROTO_E_TIMEOUT, 0, "incomplete frame discarded after the inter-byte time-out");
+    else if (code)
+        app_send_error(app, PROTO_SEQ_NONE, PROTO_E_CRC, 0, "damaged bytes discarded");
+}
+
+/* Parse and handle every complete frame in the receive buffer; one ERROR per batch of damage.
+ * stale: nothing arrived for the inter-byte time-out, so a frame still incomplete at the front
+ * never will be: drop its first byte and look for frames behind it. */
+static void parse_rx(app_t *app, int stale)
+{
+    while (app->rx_len > 0 && !app->quit && !app->closed) {
         proto_frame_t f;
         size_t used;
         int r = proto_parse(app->rx, app->rx_len, &f, &used);
-        if (r == PROTO_NEED_MORE)
-            break;
+        if (r == PROTO_NEED_MORE) {
+            if (!stale)
+                break;
+            if (app->nak_pending != PROTO_E_TIMEOUT)
+                app->stats.timeouts++;
+            app->nak_pending = PROTO_E_TIMEOUT;
+            drop_rx(app, 1);
+            continue;
+        }
         if (r == PROTO_FRAME) {
+            report_damage(app);     /* before answering what follows the damage */
             app->stats.frames++;
             app_handle_frame(app, &f);
         } else if (r == PROTO_JUNK) {
             app->stats.junk_bytes += (uint32_t)used;
+            if (!app->nak_pending)
+                app->nak_pending = PROTO_E_CRC;
         } else {
             if (r == PROTO_BAD_HEADER)
                 app->stats.bad_header++;
             else
                 app->stats.bad_crc++;
-            app->nak_pending = 1;
+            if (!app->nak_pending)
+                app->nak_pending = PROTO_E_CRC;
         }
         drop_rx(app, used);
     }
-    if (app->nak_pending) {
-        app->nak_pending = 0;
-        app_send_error(app, PROTO_SEQ_NONE, PROTO_E_CRC, 0, "damaged frame discarded");
-    }
+    report_damage(app);
 }
 
 int app_serve(app_t *app)
 {
+    app->quit = 0;
+    app->closed = 0;
+    app->rx_len = 0;
+    app->nak_pending = 0;
     app_send_info(app, PROTO_SEQ_NONE);
-    while (!app->quit) {
+    while (!app->quit && !app->closed) {
         int timeout = app->rx_len ? app->frame_timeout_ms : -1;
         int n = app->io->read(app->io->ctx, app->rx + app->rx_len,
                               (int)(sizeof(app->rx) - app->rx_len), timeout);
         if (n < 0)
             return 0;
-        if (n == 0 && app->rx_len > 0) {
-            app->stats.timeouts++;
-            app->rx_len = 0;
-            app_send_error(app, PROTO_SEQ_NONE, PROTO_E_TIMEOUT, 0, "incomplete frame discarded");
+        if (n == 0) {
+            if (app->rx_len > 0)    /* a frame started but the rest never came */
+                parse_rx(app, 1);
             continue;
         }
         app->rx_len += (size_t)n;
-        parse_rx(app);
+        parse_rx(app, 0);
     }
-    return 1;
+    return app->quit ? 1 : 0;
 }

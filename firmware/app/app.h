@@ -29,8 +29,25 @@ typedef struct app_io {
 } app_io_t;
 
 typedef struct app_stats {
-    uint32_t frames, bad_header, bad_crc, junk_bytes, timeouts, duplicates, seq_errors;
+    uint32_t frames;        /* valid frames received */
+    uint32_t bad_header;    /* sync found but the header CRC or length was wrong */
+    uint32_t bad_crc;       /* header fine but the frame CRC was wrong */
+    uint32_t junk_bytes;    /* bytes skipped while looking for a sync marker */
+    uint32_t timeouts;      /* incomplete frames dropped after the inter-byte time-out */
+    uint32_t duplicates;    /* AUDIO received again: the cached reply was sent again */
+    uint32_t seq_errors;    /* AUDIO out of sequence */
 } app_stats_t;
+
+/* Replies to the last APP_REPLAY_DEPTH AUDIO messages are kept, so that the host may have up to
+ * that many AUDIO messages in flight and still recover any lost reply by sending the AUDIO again. */
+#define APP_REPLAY_DEPTH 8
+
+typedef struct app_reply {
+    uint16_t seq;
+    uint16_t valid;
+    uint32_t len;
+    uint8_t frame[PROTO_MAX_FRAME];
+} app_reply_t;
 
 typedef struct app {
     const app_io_t *io;
@@ -39,28 +56,31 @@ typedef struct app {
     int counter_kind;
     int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */
     uint16_t expected_seq;      /* next AUDIO seq to process */
-    int have_cached;
-    int quit;                   /* BYE received */            /* cached holds the reply to AUDIO expected_seq - 1 */
+    int quit;                   /* BYE received */
+    int closed;                 /* the byte stream failed (a write did not go through) */
     int nak_pending;
-    size_t rx_len, cached_len;
+    size_t rx_len;
     dsp_chain_t chain;
     app_stats_t stats;
     uint8_t rx[2 * PROTO_MAX_FRAME];
-    uint8_t cached[PROTO_MAX_FRAME];    /* last ENHANCED frame, resent on a repeated AUDIO */
-    uint8_t small[320 + PROTO_OVERHEAD];/* INFO and ERROR frames */
+    app_reply_t replay[APP_REPLAY_DEPTH];   /* the last replies, filled round robin */
+    int replay_next;                        /* slot the next reply goes to */
+    uint8_t small[320 + PROTO_OVERHEAD];    /* INFO and ERROR frames */
     float mag[DSP_NBINS], mask[DSP_NBINS];
 } app_t;
 
 /* returns 0 or the network's error code */
 int app_init(app_t *app, const app_io_t *io, const char *target, int ncores, int counter_kind);
-/* clear network, signal chain and sequence state */
+/* clear network, signal chain, sequence state and cached replies (not the statistics) */
 void app_reset(app_t *app);
 /* announce readiness (unsolicited INFO) and serve: returns 0 when the stream closed, 1 after BYE */
 int app_serve(app_t *app);
 /* handle one parsed frame */
 void app_handle_frame(app_t *app, const proto_frame_t *f);
-/* process an AUDIO frame (already checked for sequence) into app->cached */
+/* process an AUDIO frame (already checked for length and sequence), cache and send the reply */
 void app_process_audio(app_t *app, const proto_frame_t *f);
+/* write bytes to the stream; a failed write marks the stream closed */
+void app_write(app_t *app, const uint8_t *buf, size_t n);
 void app_send_info(app_t *app, uint16_t seq);
 struct app_net_info;
 /* cost entries per hop for this network */

@@ -67,19 +67,21 @@ void app_process_audio(app_t *app, const proto_frame_t *f)
     int debug = (f->flags & PROTO_FLAG_DEBUG) != 0;
     int nhops = f->length / (2 * DSP_HOP);
     int ncost = app_cost_entries(&info);
-    uint8_t *p = app->cached + PROTO_HEADER_BYTES;
+    app_reply_t *r = &app->replay[app->replay_next];
+    uint8_t *p = r->frame + PROTO_HEADER_BYTES;
     uint8_t *audio = p + 4, *cost_bytes = audio + nhops * 2 * DSP_HOP;
     uint8_t *dbg = cost_bytes + nhops * ncost * 4;
     p[0] = (uint8_t)nhops;
     p[1] = (uint8_t)ncost;
     p[2] = (uint8_t)(debug ? PROTO_FLAG_DEBUG : 0);
     p[3] = 0;
-    app->have_cached = 0;   /* the cache is being overwritten */
+    r->valid = 0;   /* the slot is being overwritten */
     for (int h = 0; h < nhops; h++) {
         int16_t out[DSP_HOP];
         uint32_t costs[APP_MAX_COSTS] = {0};
         int rc = run_hop(app, f->payload + h * 2 * DSP_HOP, out, costs, ncost);
         if (rc != 0) {
+            /* the stream state is now undefined: the host has to reset it */
             app_send_error(app, f->seq, PROTO_E_NET, (uint16_t)h, app_net_strerror(rc));
             return;
         }
@@ -94,8 +96,10 @@ void app_process_audio(app_t *app, const proto_frame_t *f)
         put_floats(dbg + 4 * DSP_NBINS, app->mask, DSP_NBINS);
         plen += 8 * DSP_NBINS;
     }
-    app->cached_len = proto_encode(app->cached, PROTO_ENHANCED, 0, f->seq, p, (uint16_t)plen);
-    app->have_cached = 1;
-    app->expected_seq = (uint16_t)(f->seq + 1);
-    app->io->write(app->io->ctx, app->cached, (int)app->cached_len);
+    r->len = (uint32_t)proto_encode(r->frame, PROTO_ENHANCED, 0, f->seq, p, (uint16_t)plen);
+    r->seq = f->seq;
+    r->valid = 1;
+    app->replay_next = (app->replay_next + 1) % APP_REPLAY_DEPTH;
+    app->expected_seq = proto_seq_next(f->seq);
+    app_write(app, r->frame, r->len);
 }

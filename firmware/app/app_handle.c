@@ -5,8 +5,8 @@
 
 static void handle_hello(app_t *app, const proto_frame_t *f)
 {
-    if (f->length < 2) {
-        app_send_error(app, f->seq, PROTO_E_LENGTH, f->length, "HELLO needs a 2-byte version");
+    if (f->length != 2) {
+        app_send_error(app, f->seq, PROTO_E_LENGTH, f->length, "HELLO takes a 2-byte protocol version");
         return;
     }
     uint16_t version = proto_get16(f->payload);
@@ -26,21 +26,32 @@ static int audio_length_ok(const proto_frame_t *f)
 
 static void handle_audio(app_t *app, const proto_frame_t *f)
 {
+    if (f->flags & ~PROTO_FLAG_DEBUG) {
+        app_send_error(app, f->seq, PROTO_E_FLAGS, f->flags, "unknown AUDIO flags");
+        return;
+    }
     if (!audio_length_ok(f)) {
-        app_send_error(app, f->seq, PROTO_E_LENGTH, f->length, "AUDIO length is not 1..8 hops of 200 bytes");
+        app_send_error(app, f->seq, PROTO_E_LENGTH, f->length,
+                       "AUDIO takes 1..8 hops of 100 int16 samples (1 with the DEBUG flag)");
         return;
     }
-    if (app->have_cached && f->seq == (uint16_t)(app->expected_seq - 1)) {
-        app->stats.duplicates++;    /* our reply was lost: send it again, do not process twice */
-        app->io->write(app->io->ctx, app->cached, (int)app->cached_len);
+    if (f->seq != PROTO_SEQ_NONE && f->seq == app->expected_seq) {
+        app_process_audio(app, f);
         return;
     }
-    if (f->seq != app->expected_seq) {
-        app->stats.seq_errors++;
-        app_send_error(app, f->seq, PROTO_E_SEQ, app->expected_seq, "AUDIO out of sequence");
-        return;
+    uint32_t behind = proto_seq_behind(f->seq, app->expected_seq);
+    if (f->seq != PROTO_SEQ_NONE && behind >= 1 && behind <= APP_REPLAY_DEPTH) {
+        for (int i = 0; i < APP_REPLAY_DEPTH; i++) {
+            const app_reply_t *r = &app->replay[i];
+            if (r->valid && r->seq == f->seq) {
+                app->stats.duplicates++;    /* our reply was lost: send it again, do not process twice */
+                app_write(app, r->frame, r->len);
+                return;
+            }
+        }
     }
-    app_process_audio(app, f);
+    app->stats.seq_errors++;
+    app_send_error(app, f->seq, PROTO_E_SEQ, app->expected_seq, "AUDIO out of sequence");
 }
 
 void app_handle_frame(app_t *app, const proto_frame_t *f)

@@ -12,6 +12,7 @@ typedef struct app_net_info {
     const char *name;       /* model name */
     const char *scheme;     /* quantisation scheme (fp32, fp16, int8, mixed, ...) */
     uint32_t checksum;      /* checksum of the model parameters */
+    uint32_t format_version;/* version of the exported model format (0: no model) */
     int n_phases;           /* network phases (code between team barriers) per step */
     const char *phases;     /* their names, comma separated (at most 120 characters) */
 } app_net_info_t;

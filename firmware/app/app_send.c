@@ -35,14 +35,20 @@ void app_send_info(app_t *app, uint16_t seq)
     proto_put16(p + 14, PROTO_MAX_PAYLOAD);
     proto_put32(p + 16, info.checksum);
     proto_put16(p + 20, app->expected_seq);
-    proto_put16(p + 22, 0);
+    p[22] = (uint8_t)info.format_version;
+    p[23] = APP_REPLAY_DEPTH;
     size_t n = 24;
     n += put_string(p + n, info.name, 40);
     n += put_string(p + n, info.scheme, 16);
     n += put_string(p + n, app->target, 16);
     n += put_string(p + n, info.phases, 120);
+    const uint32_t stats[7] = {app->stats.frames, app->stats.bad_header, app->stats.bad_crc,
+                               app->stats.junk_bytes, app->stats.timeouts, app->stats.duplicates,
+                               app->stats.seq_errors};
+    for (int i = 0; i < 7; i++, n += 4)
+        proto_put32(p + n, stats[i]);
     size_t len = proto_encode(app->small, PROTO_INFO, 0, seq, p, (uint16_t)n);
-    app->io->write(app->io->ctx, app->small, (int)len);
+    app_write(app, app->small, len);
 }
 
 void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, const char *text)
@@ -55,5 +61,5 @@ void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, co
     proto_put16(p + 2, detail);
     memcpy(p + 4, text, n);
     size_t len = proto_encode(app->small, PROTO_ERROR, 0, seq, p, (uint16_t)(n + 4));
-    app->io->write(app->io->ctx, app->small, (int)len);
+    app_write(app, app->small, len);
 }

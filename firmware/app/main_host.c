@@ -2,9 +2,15 @@
  * Host build of the firmware application: serves the protocol on a TCP socket on 127.0.0.1 or on
  * stdin/stdout, with the host platform port (pthreads) underneath.
  *
- *   rnnse_app --port N [--cores C] [--once]   listen on 127.0.0.1:N (0: pick a free port); prints
- *                                             "rnnse_app: listening on 127.0.0.1:PORT" on stdout
- *   rnnse_app --stdio [--cores C]             protocol on stdin/stdout (messages on stderr)
+ *   rnnse_app --port N [options]   listen on 127.0.0.1:N (0: pick a free port); prints
+ *                                  "rnnse_app: listening on 127.0.0.1:PORT" on stdout and serves
+ *                                  one connection after the other until a BYE
+ *   rnnse_app --stdio [options]    protocol on stdin/stdout (messages on stderr)
+ * options:
+ *   --cores C              cores of the network's team (threads; default 1)
+ *   --once                 TCP: exit when the first connection ends
+ *   --frame-timeout-ms T   drop an incomplete frame after T ms without bytes (default 200)
+ *   --exit-with-parent     exit when the process that started this one dies (Linux)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "../platform/platform.h"
 #include "app.h"
@@ -114,6 +124,9 @@ static int serve_tcp(int port, int once)
         }
         int one = 1;
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* a peer that stops reading must not block the device forever */
+        struct timeval tv = {5, 0};
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         fd_pair_t fds = {c, c};
         app_io_t io = {&fds, fd_read, fd_write};
         app.io = &io;
@@ -129,26 +142,36 @@ static int serve_tcp(int port, int once)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rnnse_app (--port N | --stdio) [--cores C] [--once]\n");
+    fprintf(stderr, "usage: rnnse_app (--port N | --stdio) [--cores C] [--once] [--frame-timeout-ms T] "
+                    "[--exit-with-parent]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int port = -1, use_stdio = 0, cores = 8, once = 0;
+    int port = -1, use_stdio = 0, cores = 1, once = 0, frame_timeout = 200;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc)
             port = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
             cores = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--frame-timeout-ms") && i + 1 < argc)
+            frame_timeout = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--stdio"))
             use_stdio = 1;
         else if (!strcmp(argv[i], "--once"))
             once = 1;
-        else
+        else if (!strcmp(argv[i], "--exit-with-parent")) {
+#ifdef __linux__
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() == 1)
+                return 0;
+#endif
+        } else
             usage();
     }
-    if ((port < 0) == !use_stdio || port > 65535 || cores < 1 || cores > PLAT_MAX_CORES)
+    if ((port < 0) == !use_stdio || port > 65535 || cores < 1 || cores > PLAT_MAX_CORES ||
+        frame_timeout < 1 || frame_timeout > 60000)
         usage();
     signal(SIGPIPE, SIG_IGN);
     static fd_pair_t std_fds = {0, 1};
@@ -158,6 +181,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rnnse_app: network initialisation failed: %s\n", app_net_strerror(rc));
         return 3;
     }
+    app.frame_timeout_ms = frame_timeout;
     if (use_stdio) {
         app_serve(&app);
         return 0;

@@ -29,6 +29,7 @@ void app_net_get_info(app_net_info_t *info)
     info->name = "passthrough";
     info->scheme = "none";
     info->checksum = 0;
+    info->format_version = 0;
     info->n_phases = 0;
     info->phases = "";
 }

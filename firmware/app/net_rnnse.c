@@ -8,6 +8,7 @@ extern const rnnse_model_t rnnse_model;
 
 static rnnse_net_t net;
 static char phase_names[128];
+static int n_phases = -1;
 
 static const char *layer_name(const rnnse_layer_t *L)
 {
@@ -49,6 +50,7 @@ static int count_phases(void)
 
 int app_net_init(int ncores)
 {
+    n_phases = count_phases();
     return rnnse_net_init(&net, &rnnse_model, ncores);
 }
 
@@ -72,6 +74,9 @@ void app_net_get_info(app_net_info_t *info)
     info->name = rnnse_model.name ? rnnse_model.name : "unnamed";
     info->scheme = rnnse_model.scheme ? rnnse_model.scheme : "unknown";
     info->checksum = rnnse_model.checksum;
-    info->n_phases = count_phases();
+    info->format_version = rnnse_model.version;
+    if (n_phases < 0)
+        n_phases = count_phases();
+    info->n_phases = n_phases;
     info->phases = phase_names;
 }

@@ -30,7 +30,8 @@ extern "C" {
 #define PROTO_MAX_PAYLOAD 4096
 #define PROTO_MAX_FRAME (PROTO_MAX_PAYLOAD + PROTO_OVERHEAD)
 #define PROTO_MAX_HOPS 8          /* hops per AUDIO message */
-#define PROTO_SEQ_NONE 0xFFFF     /* seq of unsolicited device messages */
+#define PROTO_SEQ_NONE 0xFFFF     /* seq of unsolicited device messages; never an AUDIO seq */
+#define PROTO_SEQ_MOD 0xFFFF      /* AUDIO seqs count 0, 1, .., 0xFFFE, 0, .. */
 
 /* message types */
 enum {
@@ -40,7 +41,7 @@ enum {
     PROTO_ENHANCED = 0x04,  /* device -> host: enhanced hops + per-frame costs */
     PROTO_ERROR = 0x05,     /* device -> host: u16 code, u16 detail, text */
     PROTO_RESET = 0x06,     /* host -> device: clear state; answered by INFO */
-    PROTO_BYE = 0x07,       /* host -> device: answered by INFO, then the firmware exits */
+    PROTO_BYE = 0x07,       /* host -> device: answered by INFO, then the device ends the session */
 };
 
 /* flags */
@@ -55,6 +56,7 @@ enum {
     PROTO_E_SEQ = 5,        /* AUDIO out of sequence; detail = expected seq */
     PROTO_E_VERSION = 6,    /* HELLO with an unsupported protocol version */
     PROTO_E_NET = 7,        /* the network failed; text says why */
+    PROTO_E_FLAGS = 8,      /* unknown flag bits */
 };
 
 /* parser results */
@@ -86,6 +88,14 @@ size_t proto_encode(uint8_t *out, uint8_t type, uint8_t flags, uint16_t seq,
  * front of buf (0 only with PROTO_NEED_MORE) and returns one of the parser results above.
  * With PROTO_FRAME, *frame describes the frame (payload points into buf). Never reads past n. */
 int proto_parse(const uint8_t *buf, size_t n, proto_frame_t *frame, size_t *consumed);
+
+/* AUDIO sequence arithmetic (modulo PROTO_SEQ_MOD) */
+static inline uint16_t proto_seq_next(uint16_t s) { return (uint16_t)(s + 1u >= PROTO_SEQ_MOD ? 0u : s + 1u); }
+/* how far a lies behind b: (b - a) mod PROTO_SEQ_MOD */
+static inline uint32_t proto_seq_behind(uint16_t a, uint16_t b)
+{
+    return ((uint32_t)b + PROTO_SEQ_MOD - (uint32_t)a) % PROTO_SEQ_MOD;
+}
 
 /* little-endian helpers */
 static inline void proto_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

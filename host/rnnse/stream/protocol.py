@@ -26,7 +26,8 @@ TRAILER_BYTES = 4
 OVERHEAD = HEADER_BYTES + TRAILER_BYTES
 MAX_PAYLOAD = 4096
 MAX_HOPS = 8
-SEQ_NONE = 0xFFFF
+SEQ_NONE = 0xFFFF        # seq of unsolicited device messages; never an AUDIO seq
+SEQ_MOD = 0xFFFF         # AUDIO seqs count 0, 1, .., 0xFFFE, 0, ..
 HOP = 100
 N_BINS = 257
 
@@ -37,10 +38,10 @@ TYPE_NAMES = {HELLO: "HELLO", INFO: "INFO", AUDIO: "AUDIO", ENHANCED: "ENHANCED"
 FLAG_DEBUG = 0x01
 
 # error codes
-E_CRC, E_TIMEOUT, E_LENGTH, E_TYPE, E_SEQ, E_VERSION, E_NET = 1, 2, 3, 4, 5, 6, 7
+E_CRC, E_TIMEOUT, E_LENGTH, E_TYPE, E_SEQ, E_VERSION, E_NET, E_FLAGS = 1, 2, 3, 4, 5, 6, 7, 8
 ERROR_NAMES = {E_CRC: "damaged frame", E_TIMEOUT: "incomplete frame", E_LENGTH: "bad length",
                E_TYPE: "unknown type", E_SEQ: "out of sequence", E_VERSION: "protocol version",
-               E_NET: "network failure"}
+               E_NET: "network failure", E_FLAGS: "unknown flags"}
 
 # parser results (same values as firmware/app/proto.h)
 NEED_MORE, FRAME, JUNK, BAD_HEADER, BAD_CRC = 0, 1, 2, 3, 4
@@ -51,6 +52,20 @@ COUNTER_NAMES = {0: "ns", 1: "instructions", 2: "cycles"}
 
 class ProtocolError(RuntimeError):
     """A message that is well framed but does not make sense."""
+
+
+def seq_next(seq: int) -> int:
+    """The AUDIO seq after ``seq`` (modulo SEQ_MOD, so that SEQ_NONE is never used)."""
+    return (seq + 1) % SEQ_MOD
+
+
+def seq_add(seq: int, n: int) -> int:
+    return (seq + n) % SEQ_MOD
+
+
+def seq_behind(a: int, b: int) -> int:
+    """How far seq ``a`` lies behind seq ``b``: (b - a) mod SEQ_MOD."""
+    return (b - a) % SEQ_MOD
 
 
 def crc16(data: bytes) -> int:
@@ -151,6 +166,10 @@ class Receiver:
 
 # ---- payloads -------------------------------------------------------------------------------
 
+STAT_NAMES = ("frames", "bad_header", "bad_crc", "junk_bytes", "timeouts", "duplicates", "seq_errors")
+INFO_FIXED = "<HHIHBBBBHIHBB"     # 24 bytes, then 4 strings and 7 u32 statistics
+
+
 @dataclass
 class Info:
     version: int
@@ -164,10 +183,13 @@ class Info:
     max_payload: int
     checksum: int
     expected_seq: int
+    format_version: int
+    replay_depth: int
     model: str
     scheme: str
     target: str
     phases: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
 
 
 def _take_string(p: bytes, off: int) -> tuple[str, int]:
@@ -181,27 +203,30 @@ def decode_info(p: bytes) -> Info:
     if len(p) < 24:
         raise ProtocolError(f"INFO payload of {len(p)} bytes is too short")
     (version, hop, sr, nb, cores, max_hops, counter, ncost, maxp, checksum,
-     expected, _) = struct.unpack_from("<HHIHBBBBHIHH", p, 0)
+     expected, fmt, depth) = struct.unpack_from(INFO_FIXED, p, 0)
     off = 24
     model, off = _take_string(p, off)
     scheme, off = _take_string(p, off)
     target, off = _take_string(p, off)
     phases, off = _take_string(p, off)
+    if len(p) != off + 4 * len(STAT_NAMES):
+        raise ProtocolError(f"INFO payload of {len(p)} bytes, expected {off + 4 * len(STAT_NAMES)}")
+    stats = dict(zip(STAT_NAMES, struct.unpack_from(f"<{len(STAT_NAMES)}I", p, off)))
     return Info(version, hop, sr, nb, cores, max_hops, COUNTER_NAMES.get(counter, f"kind {counter}"),
-                ncost, maxp, checksum, expected, model, scheme, target,
-                [s for s in phases.split(",") if s])
+                ncost, maxp, checksum, expected, fmt, depth, model, scheme, target,
+                [s for s in phases.split(",") if s], stats)
 
 
 def encode_info(info: Info) -> bytes:
     """For tests: the INFO payload the firmware would send."""
     kinds = {v: k for k, v in COUNTER_NAMES.items()}
-    p = struct.pack("<HHIHBBBBHIHH", info.version, info.hop, info.sample_rate, info.n_bins, info.cores,
+    p = struct.pack(INFO_FIXED, info.version, info.hop, info.sample_rate, info.n_bins, info.cores,
                     info.max_hops, kinds[info.counter], info.n_costs, info.max_payload, info.checksum,
-                    info.expected_seq, 0)
+                    info.expected_seq, info.format_version, info.replay_depth)
     for s in (info.model, info.scheme, info.target, ",".join(info.phases)):
         b = s.encode("ascii")
         p += bytes([len(b)]) + b
-    return p
+    return p + struct.pack(f"<{len(STAT_NAMES)}I", *(info.stats.get(k, 0) for k in STAT_NAMES))
 
 
 @dataclass
