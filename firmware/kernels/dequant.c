@@ -8,7 +8,7 @@ void rnnse_dequant(const rnnse_layer_t *L, const void *x, void *y)
     for (i = first; i < first + count; i++) {
         int32_t q = L->in_type == RNNSE_INT16 ? ((const int16_t *)x)[i] : ((const int8_t *)x)[i];
         float v = (float)q * L->scale;
-        if (L->out_type == RNNSE_FP16) ((rnnse_f16_t *)y)[i] = rnnse_f32_to_f16(v);
+        if (L->out_type == RNNSE_FP16) ((rnnse_f16_t *)y)[i] = rnnse_f16_out(v);   /* saturating */
         else ((float *)y)[i] = v;
     }
 }

@@ -1,4 +1,5 @@
 /* Test and benchmark entry points (see rnnse_harness.h). */
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnse_harness.h"
@@ -114,4 +115,31 @@ int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *
     plat_dma_wait(&d);
     memcpy(after, dst, n);
     return 0;
+}
+
+int rnnse_harness_abi(uint32_t *out, int n)
+{
+    uint32_t v[] = {
+        (uint32_t)sizeof(rnnse_layer_t), (uint32_t)sizeof(rnnse_model_t),
+        (uint32_t)offsetof(rnnse_model_t, layers), (uint32_t)offsetof(rnnse_model_t, checksum),
+        (uint32_t)offsetof(rnnse_layer_t, rec), (uint32_t)sizeof(rnnse_net_t),
+        (uint32_t)PLAT_MAX_CORES, RNNSE_FORMAT_MAGIC, RNNSE_FORMAT_VERSION, (uint32_t)RNNSE_MAX_LAYERS,
+    };
+    int i, count = (int)(sizeof v / sizeof v[0]);
+    for (i = 0; i < n && i < count; i++) out[i] = v[i];
+    return count;
+}
+
+int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *ns)
+{
+    uint64_t t0 = plat_cycles();
+    size_t n_in, n_out;
+    int t, rc = RNNSE_OK;
+    if (!net || !net->model || !mags || !masks || frames < 0) return RNNSE_ERR_ARG;
+    n_in = net->model->layers[0].n_in;
+    n_out = net->model->layers[net->model->n_layers - 1].n_out;
+    for (t = 0; t < frames && rc == RNNSE_OK; t++)
+        rc = rnnse_net_step(net, mags + (size_t)t * n_in, masks + (size_t)t * n_out);
+    if (ns) *ns = plat_cycles() - t0;
+    return rc;
 }

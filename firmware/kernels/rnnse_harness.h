@@ -31,6 +31,15 @@ int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *
 /* Name of the SIMD path compiled in ("avx2" or "portable"). */
 const char *rnnse_simd_name(void);
 
+/* Layout facts the Python bindings check their declarations against: writes up to n values
+ * (see harness.c for the order) and returns how many there are. */
+int rnnse_harness_abi(uint32_t *out, int n);
+
+/* Runs `frames` network steps (mags: frames x n_in, masks: frames x n_out FP32, row-major) on an initialised
+ * network; returns 0 or the first error code. *ns receives the nanoseconds the steps took. */
+struct rnnse_net;
+int rnnse_harness_net_run(struct rnnse_net *net, const float *mags, float *masks, int frames, uint64_t *ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,7 +21,7 @@
 
 #include "rnnse_fp16.h"
 
-#if !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_AVX2) && defined(__AVX2__) && defined(__F16C__)
+#if !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_AVX2) && defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
 #define RNNSE_SIMD_USE_AVX2 1
 #include <immintrin.h>
 #endif

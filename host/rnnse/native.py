@@ -1,0 +1,588 @@
+"""The host build of the firmware kernels (``build/host/librnnse.so``), loaded through cffi.
+
+    from rnnse import native
+    lib = native.load()                          # builds the library with scons if missing or stale
+    y = lib.layer(qlayer, x, tables=qmodel.tables, cores=2)        # one layer (rnnse_harness_layer)
+    with lib.net(qmodel, cores=2) as net:        # the whole network (rnnse_net_init/step/reset)
+        masks = net.run(mags)                    # (frames, 257) FP32 in, masks out, states carried
+
+Everything handed to C goes through ``rnnse.export.pack_model``: the bytes the kernels run here
+are the bytes ``rnnse export`` writes into the firmware.
+
+Library variants (``load(variant)``):
+  ``auto``      the default build if this CPU can run its vector code, else ``portable``
+                (the environment variable RNNSE_NATIVE overrides ``auto``);
+  ``default``   build/host/librnnse.so, SIMD path chosen at build time (AVX2 + F16C + FMA when
+                the build machine has them, else portable C);
+  ``portable``  build/host/librnnse_portable.so, the portable C path;
+  ``asan``, ``asan-portable``  the same under AddressSanitizer + UBSan (build/host-asan/); they
+                can only be loaded into a process started with ``asan_env()`` (libasan preloaded).
+
+The host platform keeps global state (the L1 arena, the team of threads): one layer call or one
+network at a time per loaded library. ``Net`` objects notice when another call reused L1.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VARIANTS = {
+    "default": ("build/host", "librnnse.so"),
+    "portable": ("build/host", "librnnse_portable.so"),
+    "asan": ("build/host-asan", "librnnse.so"),
+    "asan-portable": ("build/host-asan", "librnnse_portable.so"),
+}
+SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/platform/platform.h",
+                "firmware/platform/host/*.c", "firmware/platform/host/*.h", "SConstruct",
+                "firmware/targets/host/SConscript")
+
+# enums of firmware/kernels/rnnse_model.h (same values as rnnse.export)
+FC, LSTM, GRU, QUANT, DEQUANT = 1, 2, 3, 4, 5
+FP32, FP16, INT8, INT16 = 1, 2, 3, 4
+ERRORS = {0: "RNNSE_OK", -1: "RNNSE_ERR_ARG", -2: "RNNSE_ERR_MAGIC", -3: "RNNSE_ERR_VERSION",
+          -4: "RNNSE_ERR_CHECKSUM", -5: "RNNSE_ERR_FORMAT", -6: "RNNSE_ERR_L1"}
+ERR = {v: k for k, v in ERRORS.items()}
+DMA_POISON = 0xA5
+_NP_TYPE = {FP32: np.float32, FP16: np.float16, INT8: np.int8, INT16: np.int16}
+
+CDEF = """
+typedef struct rnnse_layer {
+    uint32_t kind, prec, in_type, out_type, n_in, n_out, act, table_mode;
+    int32_t c_mult, c_shift, ct_mult, ct_shift, c_bits;
+    float scale;
+    uint32_t rec_bytes;
+    const void *rec;
+} rnnse_layer_t;
+typedef struct rnnse_model {
+    uint32_t magic;
+    uint32_t version;
+    const char *name;
+    const char *scheme;
+    uint32_t n_layers;
+    const int16_t *sigmoid_table;
+    const int16_t *tanh_table;
+    rnnse_layer_t layers[16];
+    uint32_t checksum;
+} rnnse_model_t;
+typedef struct rnnse_net rnnse_net_t;
+
+int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores);
+int rnnse_net_step(rnnse_net_t *net, const float *mag, float *mask);
+void rnnse_net_reset(rnnse_net_t *net);
+void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records);
+const char *rnnse_strerror(int code);
+uint32_t rnnse_model_checksum(const rnnse_model_t *m);
+uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_t n_out);
+
+int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
+                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y);
+int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
+int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
+const char *rnnse_simd_name(void);
+int rnnse_harness_abi(uint32_t *out, int n);
+int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *ns);
+
+void plat_l1_reset(void);
+size_t plat_l1_budget(void);
+size_t plat_l1_used(void);
+size_t plat_l1_set_budget(size_t bytes);
+size_t plat_host_l1_capacity(void);
+unsigned long long plat_host_dma_bytes(void);
+unsigned long long plat_host_dma_transfers(void);
+"""
+
+
+class NativeError(RuntimeError):
+    """An error code returned by the C library; ``code`` is the number, ``name`` its RNNSE_ERR_*."""
+
+    def __init__(self, code: int, message: str):
+        self.code = int(code)
+        self.name = ERRORS.get(self.code, "unknown")
+        super().__init__(f"{self.name} ({self.code}): {message}")
+
+
+class NativeBuildError(RuntimeError):
+    """The host library cannot be built or loaded."""
+
+
+# ---------------------------------------------------------------------------------------------
+# building
+
+def _sources() -> list[str]:
+    out = []
+    for g in SOURCE_GLOBS:
+        out += glob.glob(os.path.join(REPO_ROOT, g))
+    return out
+
+
+def library_path(variant: str = "default") -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown library variant {variant!r}: expected one of {', '.join(VARIANTS)}")
+    d, f = VARIANTS[variant]
+    return os.path.join(REPO_ROOT, d, f)
+
+
+def is_stale(variant: str = "default") -> bool:
+    path = library_path(variant)
+    if not os.path.exists(path):
+        return True
+    t = os.path.getmtime(path)
+    return any(os.path.getmtime(s) > t for s in _sources())
+
+
+def _scons_command() -> list[str]:
+    here = os.path.join(os.path.dirname(sys.executable), "scons")
+    if os.path.exists(here):
+        return [here]
+    found = shutil.which("scons")
+    if found:
+        return [found]
+    try:
+        import SCons  # noqa: F401
+    except ImportError:
+        raise NativeBuildError("cannot build the host library: scons is not installed "
+                               "(pip install -r requirements.txt)") from None
+    return [sys.executable, "-m", "SCons"]
+
+
+def build(variant: str = "default", force: bool = False, quiet: bool = True) -> str:
+    """Build a library variant with scons when it is missing or older than its sources."""
+    path = library_path(variant)
+    if not force and not is_stale(variant):
+        return path
+    cc = os.environ.get("CC", "gcc")
+    if not shutil.which(cc):
+        raise NativeBuildError(f"cannot build the host library: C compiler {cc!r} not found "
+                               "(install gcc: scripts/debian-packages.txt)")
+    cmd = _scons_command() + ["-Q", f"-j{min(os.cpu_count() or 1, 4)}"]
+    if variant.startswith("asan"):
+        cmd.append("asan=1")
+    cmd.append(os.path.relpath(path, REPO_ROOT))
+    os.makedirs(os.path.join(REPO_ROOT, "build"), exist_ok=True)
+    with open(os.path.join(REPO_ROOT, "build", ".native-build.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # one build at a time (parallel test processes)
+        if force or is_stale(variant):
+            r = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
+            if r.returncode != 0 or not os.path.exists(path):
+                tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-30:])
+                raise NativeBuildError(f"building {os.path.relpath(path, REPO_ROOT)} failed "
+                                       f"({' '.join(cmd)}):\n{tail}")
+            if not quiet and r.stdout.strip():
+                print(r.stdout.strip())
+            os.utime(path)                       # scons may skip an unchanged link: mark it fresh
+    return path
+
+
+def cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def asan_env(env=None) -> dict:
+    """Environment for a subprocess that loads an ``asan`` variant: libasan preloaded, leak
+    checks off (the Python interpreter itself is not instrumented), errors abort."""
+    env = dict(os.environ if env is None else env)
+    cc = env.get("CC", "gcc")
+    lib = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not lib or not os.path.isabs(lib):
+        raise NativeBuildError(f"{cc} does not know where libasan.so is (install libasan for gcc)")
+    env["LD_PRELOAD"] = lib
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:halt_on_error=1"
+    env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# packing (through rnnse.export, so that what is tested is what is exported)
+
+def pack_layer(layer):
+    """A ``rnnse.quant.Layer`` (fc, lstm or gru) -> ``rnnse.export.PackedLayer`` via pack_model.
+
+    The layer is wrapped into a minimal model (int8 layers between a quant and a dequant step) so
+    that pack_model fills in the input and output types as in a real network."""
+    from .export import PackedLayer, pack_model
+    from .quant.qmodel import Layer, QuantizedModel
+
+    if isinstance(layer, PackedLayer):
+        return layer
+    if layer.kind not in ("fc", "lstm", "gru"):
+        raise ValueError(f"pack_layer takes fc, lstm or gru layers, not {layer.kind!r} "
+                         "(conversions: conversion_layer())")
+    w = layer.arrays.get("w" if layer.kind == "fc" else "w_ih")
+    if w is None or np.ndim(w) != 2:
+        raise ValueError(f"layer {layer.name!r}: missing 2-D weights")
+    K = int(np.shape(w)[1])
+    layers = [layer]
+    if layer.prec == "int8":
+        layers = [Layer("quant", "q", "", {}, {"inv_scale": 1.0}), layer,
+                  Layer("dequant", "dq", "", {}, {"scale": 1.0, "out": "fp32"})]
+    scheme = "fp16" if layer.prec == "fp16" else "int8"
+    from .quant.fixed import SIGMOID_TABLE, TANH_TABLE
+
+    q = QuantizedModel(scheme, {"n_bins": K}, layers, {"sigmoid": SIGMOID_TABLE, "tanh": TANH_TABLE})
+    pm = pack_model(q, name=layer.name)
+    return pm.layers[1 if layer.prec == "int8" else 0]
+
+
+def conversion_layer(kind: str, n: int, scale: float, in_type: int, out_type: int):
+    """PackedLayer of a quant (scale = inv_scale) or dequant step, as pack_model writes them."""
+    from .export import PackedLayer
+
+    k = {"quant": QUANT, "dequant": DEQUANT}[kind]
+    return PackedLayer(name=kind, kind=k, prec=0, in_type=in_type, out_type=out_type, n_in=n, n_out=n,
+                       scale=float(np.float32(scale)))
+
+
+def _as_packed_model(model):
+    from .export import PackedModel, pack_model
+
+    if isinstance(model, PackedModel):
+        return model
+    return pack_model(model, name=getattr(model, "name", None) or "model")
+
+
+class ModelImage:
+    """A ``rnnse_model_t`` built in memory from a PackedModel (the struct ``rnnse export`` writes
+    as C), with the buffers it points to kept alive. ``c`` is the cdata; tests may alter fields."""
+
+    def __init__(self, ffi, packed):
+        self.packed = packed
+        self._keep = []
+        m = ffi.new("rnnse_model_t *")
+        if len(packed.layers) > 16:
+            raise ValueError(f"{len(packed.layers)} layers: the firmware takes at most 16")
+        m.magic = packed.magic
+        m.version = packed.version
+        self._name = ffi.new("char[]", packed.name.encode())
+        self._scheme = ffi.new("char[]", packed.scheme.encode())
+        m.name, m.scheme = self._name, self._scheme
+        m.n_layers = len(packed.layers)
+        for attr, t in (("sigmoid_table", packed.sigmoid_table), ("tanh_table", packed.tanh_table)):
+            if t is not None:
+                buf = ffi.new("int16_t[]", [int(v) for v in np.asarray(t, np.int16)])
+                self._keep.append(buf)
+                setattr(m, attr, buf)
+        for i, pl in enumerate(packed.layers):
+            _fill_layer(ffi, m.layers[i], pl, self._keep)
+        m.checksum = packed.checksum()
+        self.c = m
+
+
+def _fill_layer(ffi, dst, pl, keep) -> None:
+    for f in ("kind", "prec", "in_type", "out_type", "n_in", "n_out", "act", "table_mode", "c_mult",
+              "c_shift", "ct_mult", "ct_shift", "c_bits", "rec_bytes"):
+        setattr(dst, f, int(getattr(pl, f)))
+    dst.scale = float(pl.scale)
+    if pl.records:
+        buf = ffi.new("uint8_t[]", len(pl.records))     # malloc: 16-byte aligned
+        ffi.memmove(buf, pl.records, len(pl.records))
+        keep.append(buf)
+        dst.rec = buf
+    else:
+        dst.rec = ffi.NULL
+
+
+# ---------------------------------------------------------------------------------------------
+# the library
+
+class Library:
+    def __init__(self, path: str, variant: str):
+        import cffi
+
+        self.path, self.variant = path, variant
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(CDEF)
+        try:
+            self.lib = self.ffi.dlopen(path)
+        except OSError as exc:
+            hint = (" (an asan variant needs a process started with native.asan_env())"
+                    if variant.startswith("asan") else "")
+            raise NativeBuildError(f"cannot load {path}: {exc}{hint}") from None
+        self._lock = threading.RLock()
+        self._l1_epoch = 0
+        self.simd = self.ffi.string(self.lib.rnnse_simd_name()).decode()
+        self._check_abi()
+
+    def __repr__(self):
+        return f"<rnnse native library {self.variant} ({self.simd}) {self.path}>"
+
+    def _check_abi(self) -> None:
+        ffi = self.ffi
+        out = ffi.new("uint32_t[16]")
+        n = self.lib.rnnse_harness_abi(out, 16)
+        got = list(out)[:n]
+        want = [ffi.sizeof("rnnse_layer_t"), ffi.sizeof("rnnse_model_t"), ffi.offsetof("rnnse_model_t", "layers"),
+                ffi.offsetof("rnnse_model_t", "checksum"), ffi.offsetof("rnnse_layer_t", "rec")]
+        from .export import FORMAT_MAGIC, FORMAT_VERSION, MAX_LAYERS
+
+        if got[:5] != want or got[7:10] != [FORMAT_MAGIC, FORMAT_VERSION, MAX_LAYERS]:
+            raise NativeBuildError(f"{self.path}: layout or format constants differ from the Python side "
+                                   f"(C {got}, Python {want} + magic/version/layers "
+                                   f"{[FORMAT_MAGIC, FORMAT_VERSION, MAX_LAYERS]}); rebuild")
+        self.net_size = got[5]
+        self.max_cores = got[6]
+
+    # -- L1 -------------------------------------------------------------------------------------
+    def _reset_l1(self) -> None:
+        self.lib.plat_l1_reset()
+        self._l1_epoch += 1
+
+    @property
+    def l1_budget_bytes(self) -> int:
+        return int(self.lib.plat_l1_budget())
+
+    def set_l1_budget(self, nbytes: int) -> int:
+        """Change the L1 budget (clamped to the host arena's capacity); returns the old one."""
+        with self._lock:
+            self._reset_l1()
+            return int(self.lib.plat_l1_set_budget(int(nbytes)))
+
+    @contextlib.contextmanager
+    def l1_budget(self, nbytes: int):
+        old = self.set_l1_budget(nbytes)
+        try:
+            yield self
+        finally:
+            self.set_l1_budget(old)
+
+    def dma_counters(self) -> tuple[int, int]:
+        """(bytes, transfers) started by plat_dma_start since the library was loaded."""
+        return int(self.lib.plat_host_dma_bytes()), int(self.lib.plat_host_dma_transfers())
+
+    def _check_cores(self, cores: int) -> int:
+        cores = int(cores)
+        if not 1 <= cores <= self.max_cores:
+            raise ValueError(f"cores must be 1..{self.max_cores}, got {cores}")
+        return cores
+
+    # -- one layer ------------------------------------------------------------------------------
+    def layer(self, layer, x, h=None, c=None, *, tables=None, cores: int = 1, max_tile: int = 0):
+        """Run one layer (rnnse_harness_layer) on ``cores`` cores with at most ``max_tile`` records
+        per DMA tile (0: as many as the L1 budget allows).
+
+        layer: a ``rnnse.quant.Layer`` (fc/lstm/gru, packed with pack_model) or a PackedLayer
+        (e.g. ``conversion_layer``). x, h, c: numpy vectors of the layer's input/state types.
+        Returns y (fc, quant, dequant), h' (gru) or (h', c') (lstm)."""
+        ffi = self.ffi
+        pl = pack_layer(layer)
+        cores = self._check_cores(cores)
+        L = ffi.new("rnnse_layer_t *")
+        keep = []
+        _fill_layer(ffi, L, pl, keep)
+        xa = _vector(x, pl.in_type, pl.n_in, "x")
+        rnn = pl.kind in (LSTM, GRU)
+        ha = ca = None
+        if rnn:
+            ha = _vector(np.zeros(pl.n_out, _NP_TYPE[pl.out_type]) if h is None else h, pl.out_type,
+                         pl.n_out, "h")
+        if pl.kind == LSTM:
+            ct = FP16 if pl.prec == FP16 else (INT16 if pl.c_bits == 16 else INT8)
+            ca = _vector(np.zeros(pl.n_out, _NP_TYPE[ct]) if c is None else c, ct, pl.n_out, "c").copy()
+        y = np.zeros(pl.n_out, _NP_TYPE[pl.out_type])
+        sig, tanh = _tables(tables)
+        with self._lock:
+            self._reset_l1()
+            rc = self.lib.rnnse_harness_layer(
+                L, ffi.from_buffer("int16_t[]", sig), ffi.from_buffer("int16_t[]", tanh), cores,
+                int(max_tile), ffi.from_buffer(xa), ffi.from_buffer(ha) if ha is not None else ffi.NULL,
+                ffi.from_buffer(ca) if ca is not None else ffi.NULL, ffi.from_buffer(y))
+        self._raise(rc)
+        if pl.kind == LSTM:
+            return y, ca
+        return y
+
+    def _raise(self, rc: int) -> None:
+        if rc != 0:
+            raise NativeError(rc, self.ffi.string(self.lib.rnnse_strerror(rc)).decode())
+
+    def strerror(self, code: int) -> str:
+        return self.ffi.string(self.lib.rnnse_strerror(int(code))).decode()
+
+    # -- platform checks --------------------------------------------------------------------------
+    def team_check(self, cores: int, rounds: int = 100):
+        """(errors, ids, sizes) of rnnse_harness_team: core ids and team sizes each core saw."""
+        cores = self._check_cores(cores)
+        ids = self.ffi.new("int[]", [-1] * self.max_cores)
+        sizes = self.ffi.new("int[]", [-1] * self.max_cores)
+        with self._lock:
+            err = self.lib.rnnse_harness_team(cores, int(rounds), ids, sizes)
+        return int(err), list(ids)[:cores], list(sizes)[:cores]
+
+    def dma_check(self, data: bytes):
+        """(destination read before plat_dma_wait, after it) for a copy of ``data`` into L1."""
+        src = bytes(data)
+        before = bytearray(len(src))
+        after = bytearray(len(src))
+        with self._lock:
+            self._reset_l1()
+            rc = self.lib.rnnse_harness_dma(src, len(src), self.ffi.from_buffer(before),
+                                            self.ffi.from_buffer(after))
+        if rc != 0:
+            raise NativeError(ERR["RNNSE_ERR_L1"], f"{len(src)} bytes do not fit the L1 budget")
+        return bytes(before), bytes(after)
+
+    # -- the network ----------------------------------------------------------------------------
+    def model_image(self, model) -> ModelImage:
+        """rnnse_model_t of a QuantizedModel or PackedModel (see ModelImage)."""
+        return ModelImage(self.ffi, _as_packed_model(model))
+
+    def net(self, model, cores: int = 1, max_tile: int = 0) -> "Net":
+        """Initialise the network of a QuantizedModel, PackedModel or ModelImage."""
+        return Net(self, model, cores, max_tile)
+
+
+def _tables(tables):
+    from .quant.fixed import SIGMOID_TABLE, TANH_TABLE
+
+    tables = tables or {}
+    sig = np.ascontiguousarray(np.asarray(tables.get("sigmoid", SIGMOID_TABLE)), dtype=np.int16)
+    tanh = np.ascontiguousarray(np.asarray(tables.get("tanh", TANH_TABLE)), dtype=np.int16)
+    if sig.shape != (257,) or tanh.shape != (257,):
+        raise ValueError("activation tables must have 257 entries")
+    return sig, tanh
+
+
+def _vector(a, type_, n, what):
+    dt = _NP_TYPE[type_]
+    a = np.asarray(a)
+    if a.shape != (n,):
+        raise ValueError(f"{what} must have shape ({n},), got {a.shape}")
+    if a.dtype != dt:
+        if np.dtype(dt).kind == "i" and a.dtype.kind in "iu":
+            info = np.iinfo(dt)
+            if a.size and (a.min() < info.min or a.max() > info.max):
+                raise ValueError(f"{what} does not fit {np.dtype(dt).name}")
+        elif np.dtype(dt).kind == "i":
+            raise ValueError(f"{what} must be an integer array ({np.dtype(dt).name}), got {a.dtype}")
+        a = a.astype(dt)
+    return np.ascontiguousarray(a)
+
+
+class Net:
+    """One initialised network (rnnse_net_t); frames go through ``step`` or ``run``."""
+
+    def __init__(self, library: Library, model, cores: int = 1, max_tile: int = 0):
+        self.lib = library
+        ffi = library.ffi
+        self.image = model if isinstance(model, ModelImage) else library.model_image(model)
+        self.cores = library._check_cores(cores)
+        self._mem = ffi.new("char[]", library.net_size)
+        self._net = ffi.cast("rnnse_net_t *", self._mem)
+        m = self.image.c
+        self.n_in = int(m.layers[0].n_in) if m.n_layers else 0
+        self.n_out = int(m.layers[m.n_layers - 1].n_out) if 0 < m.n_layers <= 16 else 0
+        with library._lock:
+            library._reset_l1()
+            rc = library.lib.rnnse_net_init(self._net, m, self.cores)
+            self._epoch = library._l1_epoch
+            if rc == 0 and max_tile:
+                library.lib.rnnse_net_set_max_tile(self._net, int(max_tile))
+        library._raise(rc)
+        self.l1_used = int(library.lib.plat_l1_used())
+        self.last_ns = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._epoch = None
+
+    def _check(self) -> None:
+        if self._epoch is None:
+            raise RuntimeError("network closed")
+        if self._epoch != self.lib._l1_epoch:
+            raise RuntimeError("the L1 arena of this network was reused by another layer or network "
+                               "call; initialise the network again")
+
+    def reset(self) -> None:
+        with self.lib._lock:
+            self._check()
+            self.lib.lib.rnnse_net_reset(self._net)
+
+    def set_max_tile(self, records: int) -> None:
+        with self.lib._lock:
+            self._check()
+            self.lib.lib.rnnse_net_set_max_tile(self._net, int(records))
+
+    def step(self, mag) -> np.ndarray:
+        return self.run(np.asarray(mag)[None])[0]
+
+    def run(self, mags) -> np.ndarray:
+        """Frames (T, n_in) FP32 -> masks (T, n_out) FP32, the states carried from the last call."""
+        mags = np.asarray(mags)
+        if mags.ndim != 2 or mags.shape[1] != self.n_in:
+            raise ValueError(f"expected magnitudes of shape (frames, {self.n_in}), got {mags.shape}")
+        if not np.all(np.isfinite(mags)):
+            raise ValueError("magnitudes must be finite")
+        mags = np.ascontiguousarray(mags, dtype=np.float32)
+        out = np.empty((mags.shape[0], self.n_out), np.float32)
+        ffi = self.lib.ffi
+        ns = ffi.new("uint64_t *")
+        with self.lib._lock:
+            self._check()
+            rc = self.lib.lib.rnnse_harness_net_run(self._net, ffi.from_buffer("float[]", mags),
+                                                   ffi.from_buffer("float[]", out), mags.shape[0], ns)
+        self.lib._raise(rc)
+        self.last_ns = int(ns[0])
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+_loaded: dict = {}
+_load_lock = threading.Lock()
+
+
+def vector_supported(simd: str, flags: set | None = None) -> bool:
+    """Whether this CPU runs a library whose rnnse_simd_name() is ``simd``."""
+    flags = cpu_flags() if flags is None else flags
+    if simd == "portable":
+        return True
+    if simd == "avx2":
+        return {"avx2", "f16c", "fma"} <= flags
+    return False
+
+
+def load(variant: str = "auto", rebuild: bool = True) -> Library:
+    """The loaded library variant (built first when missing or stale; cached per process)."""
+    if variant == "auto":
+        variant = os.environ.get("RNNSE_NATIVE", "auto")
+    with _load_lock:
+        if variant in _loaded:
+            return _loaded[variant]
+        if variant == "auto":
+            # the default build uses AVX2 when the build machine has it: on a CPU without it
+            # (a copied build directory), take the portable library instead
+            lib = _load_locked("default" if vector_supported("avx2") else "portable", rebuild)
+            if not vector_supported(lib.simd):
+                lib = _load_locked("portable", rebuild)
+            _loaded["auto"] = lib
+            return lib
+        return _load_locked(variant, rebuild)
+
+
+def _load_locked(variant: str, rebuild: bool) -> Library:
+    if variant not in _loaded:
+        path = build(variant) if rebuild else library_path(variant)
+        if not os.path.exists(path):
+            raise NativeBuildError(f"{path} does not exist (build it: scons)")
+        _loaded[variant] = Library(path, variant)
+    return _loaded[variant]
