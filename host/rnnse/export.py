@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import struct
@@ -25,7 +26,9 @@ FORMAT_MAGIC = 0x45534E52      # "RNSE"
 FORMAT_VERSION = 1
 MAX_LAYERS = 16
 TABLE_SIZE = 257
-DEFAULT_L2_BUDGET = 1536 * 1024  # GAP9 L2, bytes
+GAP9_L2_BYTES = 1536 * 1024       # GAP9 L2 memory (1.5 MiB)
+GAP9_MRAM_BYTES = 2048 * 1024     # GAP9 non-volatile MRAM (2 MiB)
+DEFAULT_L2_BUDGET = GAP9_L2_BYTES
 
 # enums of rnnse_model.h
 KIND = {"fc": 1, "lstm": 2, "gru": 3, "quant": 4, "dequant": 5}
@@ -135,9 +138,16 @@ def _arr(lay, key, shape, dtype, kind):
     if tuple(a.shape) != tuple(shape):
         raise ExportError(f"layer {lay.name!r}: {key} has shape {tuple(a.shape)}, expected {tuple(shape)}")
     if kind == "f":
+        if a.dtype.kind not in "fiu":
+            raise ExportError(f"layer {lay.name!r}: {key} must be numeric, got {a.dtype}")
         if not np.all(np.isfinite(a.astype(np.float64))):
-            raise ExportError(f"layer {lay.name!r}: {key} has non-finite values")
-        return a.astype(dtype)
+            raise ExportError(f"layer {lay.name!r}: {key} has non-finite values (NaN or inf)")
+        with np.errstate(over="ignore"):
+            out = a.astype(dtype)
+        if not np.all(np.isfinite(out)):
+            raise ExportError(f"layer {lay.name!r}: {key} has values beyond the {np.dtype(dtype).name} "
+                              f"range (largest magnitude {float(np.abs(a).max()):g})")
+        return out
     if a.dtype.kind not in "iu":
         raise ExportError(f"layer {lay.name!r}: {key} must be integer, got {a.dtype}")
     info = np.iinfo(dtype)
@@ -264,8 +274,17 @@ def _scalar(lay, key):
     return float(np.float32(v))
 
 
+# input element types each (kind, precision) accepts
+_ACCEPTS = {("fc", "fp16"): (FP16,), ("fc", "int8"): (INT8,), ("lstm", "fp16"): (FP16,),
+            ("lstm", "int8"): (INT8,), ("gru", "fp16"): (FP16,), ("gru", "int8"): (INT8,),
+            ("quant", ""): (FP16, FP32), ("dequant", ""): (INT8, INT16)}
+NAME_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+
+
 def pack_model(qmodel, name: str = "model") -> PackedModel:
     """QuantizedModel -> PackedModel (header fields and record bytes of every layer)."""
+    if not NAME_RE.fullmatch(name):
+        raise ExportError(f"model name {name!r}: use 1 to 64 letters, digits and _ . + -")
     if qmodel.scheme not in SCHEMES:
         raise ExportError(f"unknown scheme {qmodel.scheme!r}: expected one of {', '.join(SCHEMES)}")
     if not 1 <= len(qmodel.layers) <= MAX_LAYERS:
@@ -278,6 +297,8 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
             raise ExportError(f"layer {lay.name!r}: unknown kind/precision {lay.kind!r}/{lay.prec!r}")
         if lay.kind in ("fc", "lstm", "gru") and lay.prec not in ("fp16", "int8"):
             raise ExportError(f"layer {lay.name!r}: {lay.kind} needs precision fp16 or int8")
+        if lay.kind in ("quant", "dequant") and lay.prec:
+            raise ExportError(f"layer {lay.name!r}: {lay.kind} has no precision, got {lay.prec!r}")
         any_int8 |= lay.prec == "int8"
         if lay.kind == "fc":
             f = _pack_fc(lay, cur)
@@ -293,6 +314,10 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
                      scale=_scalar(lay, "scale"))
         if f["n_in"] != n:
             raise ExportError(f"layer {lay.name!r}: takes {f['n_in']} inputs but the previous layer gives {n}")
+        want = _ACCEPTS[(lay.kind, lay.prec)]
+        if cur not in want:
+            raise ExportError(f"layer {lay.name!r} ({lay.kind} {lay.prec or ''}) takes "
+                              f"{' or '.join(TYPE_NAME[t] for t in want)} input but gets {TYPE_NAME[cur]}")
         recs = f.pop("records", None)
         kind, prec = KIND[lay.kind], PREC[lay.prec]
         pl = PackedLayer(name=lay.name, kind=kind, prec=prec, **f)
@@ -304,6 +329,8 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
         n, cur = pl.n_out, pl.out_type
     if cur not in (FP16, FP32):
         raise ExportError("the last layer must give FP16 or FP32 (a dequant after an int8 output)")
+    if n != int(qmodel.config.get("n_bins", 257)):
+        raise ExportError(f"the network gives {n} values, expected a mask of {qmodel.config.get('n_bins', 257)}")
     sig = tanh = None
     if any_int8:
         try:
@@ -378,26 +405,63 @@ def to_c(pm: PackedModel, symbol: str = "rnnse_model") -> str:
     return "\n".join(out) + "\n"
 
 
-def export(qmodel, out_dir, name: str = "model", l2_budget: int = DEFAULT_L2_BUDGET) -> dict:
-    """Write ``<out_dir>/<name>.c`` and ``<name>.json``; returns the JSON summary."""
-    pm = pack_model(qmodel, name)
+def state_bytes(pm: PackedModel) -> int:
+    """Bytes of recurrent state the firmware keeps between frames (h, and c for LSTM)."""
+    n = 0
+    for L in pm.layers:
+        if L.kind in (KIND["lstm"], KIND["gru"]):
+            e = 1 if L.prec == INT8 else 2
+            n += L.n_out * e
+            if L.kind == KIND["lstm"]:
+                n += L.n_out * (L.c_bits // 8 if L.prec == INT8 else 2)
+    return n
+
+
+def summary(pm: PackedModel, l2_budget: int = DEFAULT_L2_BUDGET) -> dict:
+    """The JSON description of an exported model (sizes, checksum, layer list)."""
     size = pm.weight_bytes()
-    if size > l2_budget:
-        per = ", ".join(f"{lay.name} {len(lay.records)}" for lay in pm.layers if lay.records)
-        raise ExportError(f"model needs {size} bytes of L2 for weights and tables ({per}), more than the "
-                          f"budget of {l2_budget} bytes; use a smaller model or a lower-precision scheme, "
-                          f"or raise --l2-budget")
+    kind_name = {v: k for k, v in KIND.items()}
+    return {"name": pm.name, "scheme": pm.scheme, "format_version": pm.version,
+            "checksum": f"0x{pm.checksum():08x}", "weight_bytes": size,
+            "table_bytes": size - sum(len(L.records) for L in pm.layers),
+            "state_bytes": state_bytes(pm), "budget_bytes": int(l2_budget),
+            "fits_gap9_l2": size <= GAP9_L2_BYTES, "fits_gap9_mram": size <= GAP9_MRAM_BYTES,
+            "layers": [{"name": L.name, "kind": kind_name[L.kind],
+                        "prec": {FP16: "fp16", INT8: "int8", 0: ""}[L.prec],
+                        "in": TYPE_NAME[L.in_type][6:].lower(), "out": TYPE_NAME[L.out_type][6:].lower(),
+                        "n_in": L.n_in, "n_out": L.n_out, "record_bytes": L.rec_bytes,
+                        "bytes": len(L.records)} for L in pm.layers]}
+
+
+def check_budget(pm: PackedModel, l2_budget: int = DEFAULT_L2_BUDGET) -> None:
+    """ExportError naming the sizes when the weights and tables do not fit ``l2_budget`` bytes."""
+    size = pm.weight_bytes()
+    if size <= l2_budget:
+        return
+    parts = [f"{L.name} {len(L.records)}" for L in pm.layers if L.records]
+    tables = size - sum(len(L.records) for L in pm.layers)
+    if tables:
+        parts.append(f"tables {tables}")
+    raise ExportError(f"model {pm.name!r} ({pm.scheme}) needs {size} bytes for weights and tables "
+                      f"({', '.join(parts)}), more than the budget of {l2_budget} bytes "
+                      f"({size - l2_budget} too many); use a smaller model or a lower-precision scheme, "
+                      f"or give a larger --l2-budget")
+
+
+def export(qmodel, out_dir, name: str = "model", l2_budget: int = DEFAULT_L2_BUDGET) -> dict:
+    """Write ``<out_dir>/<name>.c`` and ``<name>.json``; returns the JSON summary.
+
+    Refuses (ExportError) a model whose weights and tables exceed ``l2_budget`` bytes."""
+    pm = pack_model(qmodel, name)
+    if l2_budget < 1:
+        raise ExportError(f"the memory budget must be a positive number of bytes, got {l2_budget}")
+    check_budget(pm, l2_budget)
     os.makedirs(out_dir, exist_ok=True)
     fname = _c_ident(name)
-    src = to_c(pm)
-    summary = {"name": name, "scheme": pm.scheme, "format_version": pm.version,
-               "checksum": f"0x{pm.checksum():08x}", "l2_bytes": size, "l2_budget": int(l2_budget),
-               "layers": [{"name": L.name, "kind": [k for k, v in KIND.items() if v == L.kind][0],
-                           "n_in": L.n_in, "n_out": L.n_out, "record_bytes": L.rec_bytes,
-                           "bytes": len(L.records)} for L in pm.layers]}
-    _write_if_changed(os.path.join(out_dir, fname + ".c"), src)
-    _write_if_changed(os.path.join(out_dir, fname + ".json"), json.dumps(summary, indent=1) + "\n")
-    return summary
+    info = summary(pm, l2_budget)
+    _write_if_changed(os.path.join(out_dir, fname + ".c"), to_c(pm))
+    _write_if_changed(os.path.join(out_dir, fname + ".json"), json.dumps(info, indent=1) + "\n")
+    return info
 
 
 def _write_if_changed(path, text):
@@ -415,13 +479,27 @@ def _write_if_changed(path, text):
 # ---------------------------------------------------------------------------------------------
 # command line
 
+def parse_bytes(text: str) -> int:
+    """'1572864', '1536K', '1.5M' (K = 1024, M = 1024^2) -> bytes."""
+    t = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    try:
+        v = float(t[:-1] if mult > 1 else t)
+    except ValueError:
+        raise ExportError(f"not a byte count: {text!r} (examples: 1572864, 1536K, 1.5M)") from None
+    if not math.isfinite(v) or v < 1:
+        raise ExportError(f"the memory budget must be a positive number of bytes, got {text!r}")
+    return int(v * mult)
+
+
 def _cmd_export(args) -> int:
     from .quant.qmodel import QuantizedModel
 
     q = QuantizedModel.load(args.qmodel)
     name = args.name or os.path.splitext(os.path.basename(args.qmodel))[0]
-    s = export(q, args.output, name=name, l2_budget=args.l2_budget)
-    print(f"exported {name} ({s['scheme']}): {s['l2_bytes']} bytes of L2, checksum {s['checksum']} "
+    s = export(q, args.output, name=name, l2_budget=parse_bytes(args.l2_budget))
+    print(f"exported {name} ({s['scheme']}): {s['weight_bytes']} bytes of weights and tables "
+          f"(budget {s['budget_bytes']}), {s['state_bytes']} bytes of state, checksum {s['checksum']} "
           f"-> {os.path.join(args.output, _c_ident(name) + '.c')}")
     return 0
 
@@ -431,7 +509,8 @@ def register(subparsers) -> None:
                               description=__doc__.splitlines()[0])
     p.add_argument("qmodel", help="quantized model file (rnnse quantize)")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--name", help="model name (default: the file name)")
-    p.add_argument("--l2-budget", type=int, default=DEFAULT_L2_BUDGET,
-                   help=f"bytes of L2 the weights may take (default {DEFAULT_L2_BUDGET}, GAP9)")
+    p.add_argument("--name", help="model name: letters, digits, _ . + - (default: the file name)")
+    p.add_argument("--l2-budget", default=str(DEFAULT_L2_BUDGET),
+                   help=f"bytes the weights and tables may take, e.g. 1572864, 1536K, 2M "
+                        f"(default {DEFAULT_L2_BUDGET}: GAP9's L2)")
     p.set_defaults(func=_cmd_export)

@@ -1,49 +1,63 @@
 """The golden model: docs/numerics.md executed in numpy. The reference for the C kernels.
 
 Per-layer functions take plain numpy arrays (the constants of one layer as keyword arguments, as
-stored in ``Layer.arrays`` / ``Layer.attrs``) and work on one frame ``x`` of shape (K,) or on a
-batch of frames (T, K); the recurrent ``*_seq`` functions run T frames with the state carried,
-the ``*_step`` functions one frame.
+stored in ``Layer.arrays`` / ``Layer.attrs``). FC functions work on one frame ``x`` (K,) or on
+any stack of frames (..., K). The recurrent ``*_seq`` functions run T frames with the state
+carried, on xs (T, K) with a state (H,), or on a batch of B independent streams, xs (T, B, K)
+with states (B, H); the ``*_step`` functions run one frame.
 
-Integer matrix products are evaluated with float64 BLAS: every int8 x int8 dot product of the
-network is below 2^23 in magnitude, so the float64 result is the exact integer.
+Exactness of the fast paths (every INT8 result is the integer the spec defines):
+
+* integer matrix products are evaluated with float32 BLAS: every partial sum of an int8 x int8
+  dot product with K <= 1031 terms is an integer below 2^24, which float32 holds exactly, in
+  whatever order BLAS sums (float64 is used above that);
+* a Q3.12 -> Q15 table lookup is a function of one int16, so it is read from a 65536-entry
+  array filled by the spec's formula (``fixed.sig_q15`` / ``fixed.tanh_q15``) for every input;
+  so is the LSTM's c -> TANH(sat16(requant(c, ct_mult, ct_shift))), per layer;
+* every other step is the spec's integer expression in int64, which holds every intermediate.
+
+``tests/test_golden.py`` checks these paths against the literal primitives and against
+arbitrary-precision Python integers.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import fixed
-from .fixed import (H_FRAC, SIGMOID_TABLE, TANH_TABLE, check_multipliers, requant, sat, sat8, sat16,
-                    sig_q15, tanh_q15)
+from .fixed import H_FRAC, SIGMOID_TABLE, TANH_TABLE, check_multipliers, requant, sat, sat8, sat16
 from .fixed import requant_unchecked as _rq
+
+_LUT_CACHE: dict = {}
+
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-
 def _imatmul(x, w) -> np.ndarray:
-    """Exact integer x @ w.T for int8 x (..., K) and int8-valued w (N, K).
-
-    Every partial sum is an integer below K * 128 * 127 in magnitude; below 2^24 (K <= 1031)
-    float32 holds all of them exactly, whatever order BLAS sums in."""
-    dt = np.float32 if w.shape[-1] * 128 * 127 < (1 << 24) else np.float64
+    """Exact integer x @ w.T for int8-valued x (..., K) and w (N, K), as int64."""
+    dt = np.float32 if w.shape[-1] * 128 * 128 < (1 << 24) else np.float64
     return (np.asarray(x, dtype=dt) @ np.asarray(w, dtype=dt).T).astype(np.int64)
 
 
-def _rshr(x, s: int):
-    return (x + (1 << (s - 1))) >> s
+def _lut(kind: str, mode: str, table) -> np.ndarray:
+    """SIG or TANH of every int16 Q3.12 input, indexed by p + 32768 (int64[65536])."""
+    table = np.asarray(table)
+    key = (kind, mode, table.tobytes())
+    lut = _LUT_CACHE.get(key)
+    if lut is None:
+        p = np.arange(-32768, 32768, dtype=np.int64)
+        lut = (fixed.sig_q15 if kind == "sig" else fixed.tanh_q15)(p, mode, table)
+        lut.setflags(write=False)
+        if len(_LUT_CACHE) > 64:
+            _LUT_CACHE.clear()
+        _LUT_CACHE[key] = lut
+    return lut
 
 
-def _sig(p, mode, table):
-    return fixed._lookup(table, p + 32768, 8, mode)
-
-
-def _tanh(p, mode, table):
-    return fixed._lookup(table, np.maximum(np.minimum(p, 16383), -16384) + 16384, 7, mode)
-
-
-def _i64(*arrays):
-    return [np.asarray(a, dtype=np.int64) for a in arrays]
+def _tanh_c_lut(ct_mult, ct_shift, mode, table) -> np.ndarray:
+    """TANH(sat16(requant(c, ct_mult, ct_shift))) for every int16 c, indexed by c + 32768."""
+    c = np.arange(-32768, 32768, dtype=np.int64)
+    return _lut("tanh", mode, table)[sat16(requant(c, ct_mult, ct_shift)) + 32768]
 
 
 def _fmatmul(x, w, accum: str = "fp32") -> np.ndarray:
@@ -75,19 +89,42 @@ def _act32(v, act):
     raise ValueError(f"unknown activation {act!r}")
 
 
+def _as_batch(xs, state_shape_ndim):
+    """(T, K) with state (H,) -> (T, 1, K), or (T, B, K) with state (B, H) as is."""
+    xs = np.asarray(xs)
+    if xs.ndim == 1:
+        xs = xs[None]
+    if xs.ndim == 2 and state_shape_ndim == 1:
+        return xs[:, None, :], True
+    if xs.ndim == 3 and state_shape_ndim == 2:
+        return xs, False
+    raise ValueError(f"inputs of shape {xs.shape} do not go with a state of {state_shape_ndim} dims")
+
+
+def _clamp(x, lo, hi):
+    """sat(x, lo, hi) for an int64 array (in place when x is a temporary)."""
+    return np.maximum(np.minimum(x, hi), lo)
+
+
+def _rows_i64(*arrays):
+    return [np.asarray(a, dtype=np.int64) for a in arrays]
+
+
 # ---------------------------------------------------------------------------------------------
 # FC
 
 def fc_int8(x, w, b, mult, shift, act, table_mode="nearest", sig_table=SIGMOID_TABLE, **_):
     """int8 x (..., K) -> int8 (..., N), or int16 Q15 for act='sigmoid'."""
+    check_multipliers(mult, shift)
+    mult, shift = _rows_i64(mult, shift)
     acc = _imatmul(x, w) + np.asarray(b, dtype=np.int64)
-    r = requant(acc, mult, shift)
+    r = _rq(acc, mult, shift)
     if act == "relu":
         return sat(r, 0, 127).astype(np.int8)
     if act == "none":
         return sat8(r).astype(np.int8)
     if act == "sigmoid":
-        return sig_q15(sat16(r), table_mode, sig_table).astype(np.int16)
+        return _lut("sig", table_mode, sig_table)[sat16(r) + 32768].astype(np.int16)
     raise ValueError(f"unknown activation {act!r}")
 
 
@@ -113,56 +150,71 @@ def fc_fp16_ref(x, w, b, act, **_):
 def lstm_int8_seq(xs, h, c, w_ih, w_hh, b, mult_x, shift_x, mult_h, shift_h, c_mult, c_shift,
                   ct_mult, ct_shift, c_bits, table_mode, sig_table=SIGMOID_TABLE,
                   tanh_table=TANH_TABLE, **_):
-    """xs int8 (T, K), h int8 (H,), c int8/int16 (H,) -> (hs int8 (T, H), h, c)."""
-    xs = np.atleast_2d(xs)
-    H = w_hh.shape[1]
-    satc = sat8 if c_bits == 8 else sat16
-    cdt = np.int8 if c_bits == 8 else np.int16
+    """xs int8 (T, K) [or (T, B, K)], h int8 (H,) [(B, H)], c int8/int16 like h
+    -> (hs int8 (T, H) [(T, B, H)], h, c)."""
+    h = np.asarray(h)
+    xs, single = _as_batch(xs, h.ndim)
+    H = np.shape(w_hh)[1]
+    if c_bits not in (8, 16):
+        raise ValueError(f"c_bits must be 8 or 16, got {c_bits}")
     for m, s in ((mult_x, shift_x), (mult_h, shift_h), (c_mult, c_shift), (ct_mult, ct_shift)):
         check_multipliers(m, s)
-    mult_h, shift_h, c_mult, c_shift, ct_mult, ct_shift = _i64(mult_h, shift_h, c_mult, c_shift,
-                                                               ct_mult, ct_shift)
-    sig_table, tanh_table = _i64(sig_table, tanh_table)
-    xr = requant(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)  # (T, 4H)
-    h = np.asarray(h, dtype=np.int64)
-    c = np.asarray(c, dtype=np.int64)
-    hs = np.empty((xs.shape[0], H), dtype=np.int8)
+    cmin, cmax = (-128, 127) if c_bits == 8 else (-32768, 32767)
+    cdt = np.int8 if c_bits == 8 else np.int16
+    mult_x, shift_x, mult_h, shift_h = _rows_i64(mult_x, shift_x, mult_h, shift_h)
+    c_mult, c_shift = int(c_mult), int(c_shift)
+    sig = _lut("sig", table_mode, sig_table)
+    # one lookup for the four gates: sigmoid rows i, f, o read sig, the g rows read tanh
+    both = np.concatenate([sig, _lut("tanh", table_mode, tanh_table)])
+    offset = np.full(4 * H, 32768, np.int64)
+    offset[2 * H:3 * H] += 65536
+    tanh_c = _tanh_c_lut(ct_mult, ct_shift, table_mode, tanh_table)
+    w_hh32 = np.ascontiguousarray(np.asarray(w_hh, dtype=np.float32).T)
+    xr = _rq(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)   # (T, B, 4H)
+    h = np.asarray(h, dtype=np.int64).reshape(xs.shape[1], H)
+    c = np.asarray(c, dtype=np.int64).reshape(xs.shape[1], H)
+    hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.int8)
+    rnd_c = np.int64(1) << (c_shift - 1)
     for t in range(xs.shape[0]):
-        hr = _rq(_imatmul(h, w_hh), mult_h, shift_h)
-        p = sat16(xr[t] + hr)
-        i = _sig(p[:H], table_mode, sig_table)
-        f = _sig(p[H:2 * H], table_mode, sig_table)
-        g = _tanh(p[2 * H:3 * H], table_mode, tanh_table)
-        o = _sig(p[3 * H:], table_mode, sig_table)
-        c = satc(_rshr(f * c, 15) + _rq(i * g, c_mult, c_shift))
-        tc = _tanh(sat16(_rq(c, ct_mult, ct_shift)), table_mode, tanh_table)
-        h = sat8(_rshr(o * tc, 30 - H_FRAC))
+        hr = _rq((h.astype(np.float32) @ w_hh32).astype(np.int64), mult_h, shift_h)
+        p = _clamp(xr[t] + hr, -32768, 32767)
+        a = both[p + offset]                                  # Q15: i, f, g, o
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        ig = _clamp((i * g * c_mult + rnd_c) >> c_shift, fixed.INT32_MIN, fixed.INT32_MAX)
+        c = _clamp(((f * c + 16384) >> 15) + ig, cmin, cmax)
+        h = _clamp((o * tanh_c[c + 32768] + (1 << 22)) >> 23, -128, 127)
         hs[t] = h
+    if single:
+        return hs[:, 0], h[0].astype(np.int8), c[0].astype(cdt)
     return hs, h.astype(np.int8), c.astype(cdt)
 
 
 def lstm_int8_step(x, h, c, **p):
-    """One frame: x int8 (K,) -> (h int8 (H,), c)."""
+    """One frame: x int8 (K,) [(B, K)] -> (h int8 (H,) [(B, H)], c)."""
     _, h, c = lstm_int8_seq(np.asarray(x)[None], h, c, **p)
     return h, c
 
 
 def lstm_fp16_seq(xs, h, c, w_ih, w_hh, b, accum="fp32", **_):
-    """xs FP16 (T, K), h, c FP16 (H,) -> (hs FP16 (T, H), h, c)."""
-    xs = np.atleast_2d(xs)
-    H = w_hh.shape[1]
-    xp = np.asarray(b, dtype=np.float32) + _fmatmul(xs, w_ih, accum)       # (T, 4H) FP32
-    hs = np.empty((xs.shape[0], H), dtype=np.float16)
+    """xs FP16 (T, K) [(T, B, K)], h, c FP16 (H,) [(B, H)] -> (hs FP16 (T, H) [(T, B, H)], h, c)."""
     h = np.asarray(h, dtype=np.float16)
-    c = np.asarray(c, dtype=np.float16)
+    xs, single = _as_batch(xs, h.ndim)
+    H = np.shape(w_hh)[1]
+    xp = np.asarray(b, dtype=np.float32) + _fmatmul(xs, w_ih, accum)        # (T, B, 4H) FP32
+    hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.float16)
+    h = h.reshape(xs.shape[1], H)
+    c = np.asarray(c, dtype=np.float16).reshape(xs.shape[1], H)
     for t in range(xs.shape[0]):
         p = xp[t] + _fmatmul(h, w_hh, accum)
-        i, f, o = _sigmoid32(p[:H]), _sigmoid32(p[H:2 * H]), _sigmoid32(p[3 * H:])
-        g = _tanh32(p[2 * H:3 * H])
+        s = _sigmoid32(p)
+        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+        g = _tanh32(p[:, 2 * H:3 * H])
         c32 = (f * c.astype(np.float32)) + (i * g)
         h = fixed.to_fp16(o * _tanh32(c32))
         c = fixed.to_fp16(c32)
         hs[t] = h
+    if single:
+        return hs[:, 0], h[0], c[0]
     return hs, h, c
 
 
@@ -176,25 +228,31 @@ def lstm_fp16_step(x, h, c, **p):
 
 def gru_int8_seq(xs, h, w_ih, w_hh, b, b_hn, mult_x, shift_x, mult_h, shift_h, table_mode,
                  sig_table=SIGMOID_TABLE, tanh_table=TANH_TABLE, **_):
-    """xs int8 (T, K), h int8 (H,) -> (hs int8 (T, H), h)."""
-    xs = np.atleast_2d(xs)
-    H = w_hh.shape[1]
+    """xs int8 (T, K) [(T, B, K)], h int8 (H,) [(B, H)] -> (hs int8 (T, H) [(T, B, H)], h)."""
+    h = np.asarray(h)
+    xs, single = _as_batch(xs, h.ndim)
+    H = np.shape(w_hh)[1]
     check_multipliers(mult_x, shift_x)
     check_multipliers(mult_h, shift_h)
-    mult_h, shift_h, sig_table, tanh_table = _i64(mult_h, shift_h, sig_table, tanh_table)
-    xr = requant(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)  # (T, 3H)
+    mult_x, shift_x, mult_h, shift_h = _rows_i64(mult_x, shift_x, mult_h, shift_h)
+    sig = _lut("sig", table_mode, sig_table)
+    tanh = _lut("tanh", table_mode, tanh_table)
+    w_hh32 = np.ascontiguousarray(np.asarray(w_hh, dtype=np.float32).T)
+    xr = _rq(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)   # (T, B, 3H)
     bh = np.zeros(3 * H, dtype=np.int64)
     bh[2 * H:] = b_hn
-    h = np.asarray(h, dtype=np.int64)
-    hs = np.empty((xs.shape[0], H), dtype=np.int8)
+    h = np.asarray(h, dtype=np.int64).reshape(xs.shape[1], H)
+    hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.int8)
     for t in range(xs.shape[0]):
-        hr = _rq(_imatmul(h, w_hh) + bh, mult_h, shift_h)
-        r = _sig(sat16(xr[t, :H] + hr[:H]), table_mode, sig_table)
-        z = _sig(sat16(xr[t, H:2 * H] + hr[H:2 * H]), table_mode, sig_table)
-        hn = sat16(hr[2 * H:])
-        n = _tanh(sat16(xr[t, 2 * H:] + _rshr(r * hn, 15)), table_mode, tanh_table)
-        h = sat8(_rshr((32768 - z) * n + z * (h << (15 - H_FRAC)), 30 - H_FRAC))
+        hr = _rq((h.astype(np.float32) @ w_hh32).astype(np.int64) + bh, mult_h, shift_h)
+        rz = sig[_clamp(xr[t, :, :2 * H] + hr[:, :2 * H], -32768, 32767) + 32768]
+        r, z = rz[:, :H], rz[:, H:]
+        hn = _clamp(hr[:, 2 * H:], -32768, 32767)
+        n = tanh[_clamp(xr[t, :, 2 * H:] + ((r * hn + 16384) >> 15), -32768, 32767) + 32768]
+        h = _clamp(((32768 - z) * n + z * (h << (15 - H_FRAC)) + (1 << 22)) >> 23, -128, 127)
         hs[t] = h
+    if single:
+        return hs[:, 0], h[0].astype(np.int8)
     return hs, h.astype(np.int8)
 
 
@@ -204,19 +262,23 @@ def gru_int8_step(x, h, **p):
 
 
 def gru_fp16_seq(xs, h, w_ih, w_hh, b, b_hn, accum="fp32", **_):
-    xs = np.atleast_2d(xs)
-    H = w_hh.shape[1]
-    xp = np.asarray(b, dtype=np.float32) + _fmatmul(xs, w_ih, accum)        # (T, 3H)
-    bhn = np.asarray(b_hn, dtype=np.float32)
-    hs = np.empty((xs.shape[0], H), dtype=np.float16)
+    """xs FP16 (T, K) [(T, B, K)], h FP16 (H,) [(B, H)] -> (hs FP16 (T, H) [(T, B, H)], h)."""
     h = np.asarray(h, dtype=np.float16)
+    xs, single = _as_batch(xs, h.ndim)
+    H = np.shape(w_hh)[1]
+    xp = np.asarray(b, dtype=np.float32) + _fmatmul(xs, w_ih, accum)        # (T, B, 3H)
+    bhn = np.asarray(b_hn, dtype=np.float32)
+    hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.float16)
+    h = h.reshape(xs.shape[1], H)
     for t in range(xs.shape[0]):
         hp = _fmatmul(h, w_hh, accum)
-        r = _sigmoid32(xp[t, :H] + hp[:H])
-        z = _sigmoid32(xp[t, H:2 * H] + hp[H:2 * H])
-        n = _tanh32(xp[t, 2 * H:] + r * (bhn + hp[2 * H:]))
+        rz = _sigmoid32(xp[t, :, :2 * H] + hp[:, :2 * H])
+        r, z = rz[:, :H], rz[:, H:]
+        n = _tanh32(xp[t, :, 2 * H:] + r * (bhn + hp[:, 2 * H:]))
         h = fixed.to_fp16(((np.float32(1.0) - z) * n) + (z * h.astype(np.float32)))
         hs[t] = h
+    if single:
+        return hs[:, 0], h[0]
     return hs, h
 
 
@@ -229,12 +291,15 @@ def gru_fp16_step(x, h, **p):
 # the whole network
 
 class GoldenModel:
-    """Runs a QuantizedModel frame by frame. ``accum='fp64'`` evaluates FP16 layers with
-    order-independent (exact, then FP32-rounded) sums: the other end of the tolerance band."""
+    """Runs a QuantizedModel frame by frame with its states carried.
+
+    ``accum='fp64'`` evaluates the FP16 layers with order-independent (exact, then FP32-rounded)
+    sums: the other end of the tolerance band of docs/numerics.md."""
 
     def __init__(self, qmodel, accum: str = "fp32"):
         self.q = qmodel
         self.accum = accum
+        self.n_bins = int(qmodel.config["n_bins"])
         tables = {}
         if "sigmoid" in qmodel.tables:
             tables["sig_table"] = np.asarray(qmodel.tables["sigmoid"])
@@ -245,7 +310,7 @@ class GoldenModel:
             p = dict(lay.params())
             for k in ("w", "w_ih", "w_hh"):     # cache weights in the dtype the products use
                 if k in p:
-                    p[k] = p[k].astype(np.float32)
+                    p[k] = np.asarray(p[k], dtype=np.float32)
             if lay.prec == "int8":
                 p.update(tables)
             if lay.prec == "fp16":
@@ -253,27 +318,28 @@ class GoldenModel:
             self._steps.append((lay, p))
         self._first_fp16 = qmodel.layers[0].prec == "fp16"
 
-    def init_state(self) -> list:
+    def init_state(self, batch: int | None = None) -> list:
+        """Zero states, one entry per recurrent layer: (h, c) for LSTM, h for GRU; each of shape
+        (H,), or (batch, H) for ``batch`` independent streams."""
+        shape = lambda H: (H,) if batch is None else (batch, H)  # noqa: E731
         state = []
         for lay in self.q.layers:
             if lay.kind not in ("lstm", "gru"):
                 continue
             H = lay.w_hh.shape[1]
             if lay.prec == "fp16":
-                h = np.zeros(H, np.float16)
-                state.append((h, np.zeros(H, np.float16)) if lay.kind == "lstm" else h)
+                hdt = cdt = np.float16
             else:
-                h = np.zeros(H, np.int8)
-                cdt = np.int8 if lay.attrs.get("c_bits", 8) == 8 else np.int16
-                state.append((h, np.zeros(H, cdt)) if lay.kind == "lstm" else h)
+                hdt, cdt = np.int8, (np.int8 if lay.attrs.get("c_bits", 8) == 8 else np.int16)
+            h = np.zeros(shape(H), hdt)
+            state.append((h, np.zeros(shape(H), cdt)) if lay.kind == "lstm" else h)
         return state
 
     def _forward(self, x, state):
-        """x: (T, 257) FP32 magnitudes -> (masks (T, 257) FP32, new state)."""
+        """x: (T, n_bins) or (T, B, n_bins) FP32 magnitudes -> (masks FP32 like x, new state)."""
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.q.config["n_bins"]:
-            raise ValueError(f"expected magnitudes of shape (frames, {self.q.config['n_bins']}), "
-                             f"got {x.shape}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.n_bins:
+            raise ValueError(f"expected magnitudes of shape (frames, {self.n_bins}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("magnitudes must be finite")
         if self._first_fp16:
@@ -303,17 +369,35 @@ class GoldenModel:
         return np.asarray(x, dtype=np.float32), new_state
 
     def step(self, mag, state=None):
-        """One frame: mag (257,) FP32 -> (mask (257,) FP32, new state)."""
+        """One frame: mag (n_bins,) FP32 -> (mask (n_bins,) FP32, new state)."""
         if state is None:
             state = self.init_state()
         m, state = self._forward(np.asarray(mag)[None], state)
         return m[0], state
 
     def run(self, mags, state=None) -> np.ndarray:
-        """All frames (T, 257) with the states carried (layer by layer: FC layers and the input
+        """All frames (T, n_bins) with the states carried (layer by layer: FC layers and the input
         side of recurrent layers see every frame at once; same result as T calls of ``step``)."""
         if state is None:
             state = self.init_state()
         return self._forward(mags, state)[0]
 
     __call__ = run
+
+    def run_many(self, mags_list, batch: int = 64) -> list:
+        """Several independent clips [(T_i, n_bins), ...] -> their masks, each computed exactly as
+        ``run`` would: clips run side by side as a batch of streams (shorter ones padded at the
+        end, which cannot change their earlier frames)."""
+        mags_list = [np.asarray(m, dtype=np.float32) for m in mags_list]
+        out: list = [None] * len(mags_list)
+        order = sorted(range(len(mags_list)), key=lambda i: len(mags_list[i]))
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            T = max(len(mags_list[i]) for i in idx)
+            x = np.zeros((T, len(idx), self.n_bins), np.float32)
+            for j, i in enumerate(idx):
+                x[:len(mags_list[i]), j] = mags_list[i]
+            masks = self._forward(x, self.init_state(len(idx)))[0]
+            for j, i in enumerate(idx):
+                out[i] = masks[:len(mags_list[i]), j]
+        return out

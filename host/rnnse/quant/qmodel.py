@@ -20,8 +20,6 @@ KINDS = ("quant", "dequant", "fc", "lstm", "gru")
 
 # arrays kept for analysis only; the firmware does not store them
 HOST_ONLY_ARRAYS = ("w_scale", "w_scale_ih", "w_scale_hh")
-# scalar attributes the firmware stores, with their size in bytes
-STORED_SCALARS = {"inv_scale": 4, "scale": 4, "c_mult": 4, "c_shift": 1, "ct_mult": 4, "ct_shift": 1}
 
 
 class QModelError(ValueError):
@@ -52,10 +50,6 @@ class Layer:
         """Every constant as keyword arguments for the per-layer golden functions."""
         return {**self.attrs, **self.arrays}
 
-    def stored_bytes(self) -> int:
-        n = sum(a.nbytes for k, a in self.arrays.items() if k not in HOST_ONLY_ARRAYS)
-        return n + sum(size for k, size in STORED_SCALARS.items() if k in self.attrs)
-
 
 @dataclasses.dataclass
 class QuantizedModel:
@@ -72,9 +66,12 @@ class QuantizedModel:
         raise KeyError(f"no layer named {name!r}")
 
     def weight_bytes(self) -> int:
-        """Bytes the firmware stores: weights, biases, multipliers, shifts, scales and tables."""
-        return (sum(lay.stored_bytes() for lay in self.layers)
-                + sum(t.nbytes for t in self.tables.values()))
+        """Bytes the firmware stores for this model: the exported weight records (weights, biases,
+        multipliers and shifts, packed and padded as the kernels read them) and the activation
+        tables; the same figure ``rnnse export`` checks against the memory budget."""
+        from ..export import pack_model
+
+        return pack_model(self).weight_bytes()
 
     def summary(self) -> str:
         rows = [f"scheme {self.scheme}, {self.config.get('cell')} hidden {self.config.get('hidden')}, "
