@@ -329,8 +329,6 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
         n, cur = pl.n_out, pl.out_type
     if cur not in (FP16, FP32):
         raise ExportError("the last layer must give FP16 or FP32 (a dequant after an int8 output)")
-    if n != int(qmodel.config.get("n_bins", 257)):
-        raise ExportError(f"the network gives {n} values, expected a mask of {qmodel.config.get('n_bins', 257)}")
     sig = tanh = None
     if any_int8:
         try:

@@ -64,7 +64,10 @@ def requant_unchecked(acc, mult, shift):
 
 
 def quantize_multiplier(scale: float) -> tuple[int, int]:
-    """Real scale r -> (M, S) with r ~= M * 2^-S, 2^30 <= M < 2^31 where possible (see spec)."""
+    """Real scale r -> (M, S) with r ~= M * 2^-S, 2^30 <= M < 2^31 where possible (see spec).
+
+    Equivalently: S is the largest shift in 1..62 with round_half_even(r * 2^S) < 2^31, and M is
+    that rounding."""
     r = float(scale)
     if not math.isfinite(r) or r < 0:
         raise ValueError(f"requantization scale must be finite and non-negative, got {scale!r}")
@@ -77,8 +80,8 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
     S = 31 - e
     if S < 1:
         raise ValueError(f"requantization scale {r} is too large (>= 2^30)")
-    if S > 62:
-        M = round(M * 2.0 ** (62 - S))
+    if S > 62:                            # tiny scale: cap the shift, round r * 2^62 once
+        M = round(r * 2.0 ** 62)          # exact product (power of two), half to even
         S = 62
     return int(M), int(S)
 
