@@ -63,7 +63,7 @@ def run_scons(args: list, root: str | None = None, timeout: float = 900.0) -> st
     root = root or repo_root()
     os.makedirs(os.path.join(root, "build"), exist_ok=True)
     cmd = _scons_command() + ["-Q", f"-j{max(1, min(4, os.cpu_count() or 1))}", *args]
-    with open(os.path.join(root, "build", ".scons.lock"), "w") as lock:
+    with open(os.path.join(root, "build", ".native-build.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             r = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout)
@@ -93,14 +93,19 @@ def export_model(qmodel_path, root: str | None = None) -> str:
     return out
 
 
-def app_path(target: str, build_name: str, root: str | None = None) -> str:
+def app_path(target: str, build_name: str, root: str | None = None, asan: bool = False) -> str:
     root = root or repo_root()
-    return os.path.join(root, "build", target, build_name, APP_FILE[target])
+    variant = target + ("-asan" if asan else "")
+    return os.path.join(root, "build", variant, build_name, APP_FILE[target])
 
 
-def build_firmware(target: str, qmodel_path=None, *, extra_args=(), progress: bool = False) -> str:
+def build_firmware(target: str, qmodel_path=None, *, asan: bool = False, extra_args=(),
+                   progress: bool = False) -> str:
     """Build the application for ``target`` ('host' or 'virt') linked against the quantized model
-    ``qmodel_path`` (None: the passthrough network); returns the path of the executable."""
+    ``qmodel_path`` (None: the passthrough network); returns the path of the executable.
+    ``asan``: host only, the AddressSanitizer + UBSan build (build/host-asan/...)."""
+    if asan and target != "host":
+        raise ValueError("the AddressSanitizer build exists for the host target only")
     if target not in TARGETS:
         raise ValueError(f"unknown firmware target {target!r}: expected one of {', '.join(TARGETS)}")
     root = repo_root()
@@ -111,8 +116,8 @@ def build_firmware(target: str, qmodel_path=None, *, extra_args=(), progress: bo
         model_dir = export_model(qmodel_path, root)
         build_name = os.path.basename(model_dir)
         args = [f"target={target}", f"model={os.path.relpath(model_dir, root)}"]
-    exe = app_path(target, build_name, root)
-    args += list(extra_args) + [os.path.relpath(exe, root)]
+    exe = app_path(target, build_name, root, asan)
+    args += (["asan=1"] if asan else []) + list(extra_args) + [os.path.relpath(exe, root)]
     if progress:
         print(f"building {os.path.relpath(exe, root)} ...", file=sys.stderr, flush=True)
     run_scons(args, root)

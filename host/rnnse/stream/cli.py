@@ -1,0 +1,184 @@
+"""``rnnse enhance IN.wav -o OUT.wav --target host|virt|serial:PORT[@BAUD]|URL``: enhance a file on
+the firmware, streaming it hop by hop over the protocol of docs/protocol.md."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from ..cli import UserError
+
+BUDGET_MS = 6.25                # one hop at 16 kHz
+CLOCK_HZ = 240e6                # the paper's GAP9 cluster clock: the budget in cycles
+DEFAULT_MODEL = os.path.join("models", "lstm256")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("enhance", help="enhance a wav file on the firmware (host build, QEMU virt or a "
+                                       "device on a serial port)", description=__doc__.splitlines()[0])
+    p.add_argument("input", help="noisy input (16 kHz mono wav)")
+    p.add_argument("-o", "--output", required=True, help="enhanced output wav")
+    p.add_argument("--target", default="host",
+                   help="host (native build on a loopback port, default), virt (QEMU RISC-V), "
+                        "serial:PORT[@BAUD] or a pyserial URL (socket://HOST:PORT, rfc2217://...)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"model directory holding quant-SCHEME.npz, or a quantized-model file "
+                        f"(default {DEFAULT_MODEL}); for host and virt the firmware is built with it")
+    p.add_argument("--scheme", default="mixed", help="quantization scheme (default mixed)")
+    p.add_argument("--clean", help="clean reference wav: print PESQ-WB and STOI before and after")
+    p.add_argument("--cores", type=int, help="cores of the network's team (host default 1, virt 8)")
+    p.add_argument("--hops-per-message", type=int, default=1, help="hops per AUDIO message (1..8, default 1)")
+    p.add_argument("--window", type=int, help="AUDIO messages in flight (default: the device's reply cache)")
+    p.add_argument("--timeout", type=float, help="seconds to wait for a reply (default 2; 20 for virt "
+                                                 "and serial targets)")
+    p.add_argument("--retries", type=int, default=5, help="retries without progress before giving up")
+    p.add_argument("--icount", action="store_true", help="virt: deterministic instruction counting")
+    p.add_argument("--resample", action="store_true", help="resample inputs of another rate to 16 kHz")
+    p.add_argument("--mono", action="store_true", help="average multi-channel inputs to mono")
+    p.add_argument("--json", help="also write the run's figures (costs, link, metrics) to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_enhance)
+
+
+def resolve_qmodel(model: str, scheme: str) -> str:
+    """A quantized-model file, or DIR/quant-SCHEME.npz."""
+    if os.path.isfile(model):
+        return model
+    if not os.path.isdir(model):
+        raise UserError(f"--model {model}: no such model directory or quantized-model file")
+    path = os.path.join(model, f"quant-{scheme}.npz")
+    if not os.path.exists(path):
+        raise UserError(f"{path} does not exist: quantize the model first, e.g. `rnnse quantize {model} "
+                        f"--scheme {scheme} --calib data/corpus -o {path}`")
+    return path
+
+
+def cost_table(costs: np.ndarray, info) -> list[str]:
+    """Per-hop cost lines against the real-time budget of one hop."""
+    unit = info.counter
+    if unit == "ns":
+        scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
+    else:
+        scale, name, budget = 1e-6, f"M {unit}", BUDGET_MS * 1e-3 * CLOCK_HZ * 1e-6
+    rows = [("total", 0), ("dsp", 1), ("network", 2)]
+    if info.counter != "ns":
+        rows.append(("busiest worker", 3))
+    n_ph = (costs.shape[1] - 4) // 2
+    for i, ph in enumerate(info.phases[:n_ph]):
+        rows.append((f"  {ph} (total)", 4 + i))
+        rows.append((f"  {ph} (busiest)", 4 + n_ph + i))
+    lines = [f"per-hop cost ({len(costs)} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
+             + ("" if unit == "ns" else f" at {CLOCK_HZ / 1e6:.0f} MHz") + "):",
+             f"  {'':22s} {'mean':>10s} {'p99':>10s} {'max':>10s} {'of budget':>10s}"]
+    for label, col in rows:
+        v = costs[:, col].astype(np.float64) * scale
+        lines.append(f"  {label:22s} {v.mean():10.4g} {np.percentile(v, 99):10.4g} {v.max():10.4g} "
+                     f"{100 * v.mean() / budget:9.2f}%")
+    tot = costs[:, 0].astype(np.float64).mean() * scale
+    if tot > 0:
+        lines.append(f"  real-time factor: {budget / tot:.1f}x faster than real time (mean total per hop)")
+    return lines
+
+
+def cmd_enhance(args) -> int:
+    from ..audio import from_pcm16, load_wav, save_wav, to_pcm16
+    from ..config import LATENCY, SAMPLE_RATE
+    from .build import BuildError
+    from .client import StreamClient, StreamError
+    from .targets import TargetError, describe, open_target
+
+    if not 1 <= args.hops_per_message <= 8:
+        raise UserError(f"--hops-per-message must be within 1..8, got {args.hops_per_message}")
+    if args.window is not None and args.window < 1:
+        raise UserError(f"--window must be at least 1, got {args.window}")
+    if args.cores is not None and not 1 <= args.cores <= 8:
+        raise UserError(f"--cores must be within 1..8, got {args.cores}")
+    x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
+    clean = None
+    if args.clean:
+        clean = load_wav(args.clean, resample_ok=args.resample, mono_ok=args.mono)
+        if abs(len(clean) - len(x)) > 0:
+            raise UserError(f"--clean {args.clean} has {len(clean)} samples but {args.input} has {len(x)}: "
+                            f"they must be the same recording")
+    local = args.target in ("host", "virt")
+    qmodel = None
+    if local or args.model != DEFAULT_MODEL or os.path.exists(args.model):
+        try:
+            qmodel = resolve_qmodel(args.model, args.scheme)
+        except UserError:
+            if local:
+                raise
+    timeout = args.timeout or (2.0 if args.target == "host" else 20.0)
+    pcm = to_pcm16(x)
+    padded = np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
+    progress = not args.no_progress
+    print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
+    try:
+        with open_target(args.target, qmodel, cores=args.cores, progress=progress, icount=args.icount) as port:
+            client = StreamClient(port, reply_timeout=timeout, max_retries=args.retries, window=args.window,
+                                  hops_per_message=args.hops_per_message)
+            info = client.hello()
+            print(f"device: {info.target}, model {info.model} ({info.scheme}, checksum 0x{info.checksum:08x}), "
+                  f"{info.cores} cores, costs in {info.counter}, protocol v{info.version}", file=sys.stderr)
+            _check_model(qmodel, info)
+            result = _stream(client, padded, progress)
+            final = client.hello()      # the device's link statistics after the stream
+    except (TargetError, StreamError, BuildError) as exc:
+        raise UserError(str(exc)) from None
+    y = from_pcm16(result.audio[LATENCY:LATENCY + len(x)])
+    save_wav(args.output, y)
+    audio_s = len(padded) / SAMPLE_RATE
+    lines = [f"wrote {args.output}"]
+    lines += cost_table(result.costs, info)
+    st = result.stats
+    dev = {k: v for k, v in final.stats.items() if v and k != "frames"}
+    lines.append(f"link: {st.messages} messages in {result.wall_s:.2f} s ({audio_s / result.wall_s:.1f}x real "
+                 f"time end to end), {st.retransmitted} retransmitted, {st.timeouts} time-outs, "
+                 f"device errors {st.device_errors or 'none'}, device counters {dev or 'clean'}")
+    report = {"input": args.input, "target": args.target, "model": info.model, "scheme": info.scheme,
+              "checksum": f"0x{info.checksum:08x}", "cores": info.cores, "counter": info.counter,
+              "phases": info.phases, "hops": int(len(result.costs)),
+              "cost_mean": [float(v) for v in result.costs.astype(np.float64).mean(axis=0)],
+              "cost_max": [int(v) for v in result.costs.max(axis=0)],
+              "wall_s": result.wall_s, "audio_s": audio_s, "link": st.as_dict(), "device": final.stats}
+    if clean is not None:
+        from ..metrics import pesq_wb, stoi
+
+        m = {"noisy": {"pesq_wb": pesq_wb(clean, x), "stoi": stoi(clean, x)},
+             "enhanced": {"pesq_wb": pesq_wb(clean, y), "stoi": stoi(clean, y)}}
+        report["metrics"] = m
+        lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
+                     f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}")
+    print("\n".join(lines))
+    if args.json:
+        d = os.path.dirname(args.json)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+def _check_model(qmodel, info) -> None:
+    """Warn when the device runs another model than the one named on the command line."""
+    if qmodel is None or info.model == "passthrough":
+        return
+    from ..export import pack_model
+    from ..quant.qmodel import QuantizedModel
+
+    want = pack_model(QuantizedModel.load(qmodel)).checksum()
+    if want != info.checksum:
+        print(f"warning: the device's model checksum 0x{info.checksum:08x} differs from {qmodel}'s "
+              f"0x{want:08x}: it runs another model", file=sys.stderr)
+
+
+def _stream(client, pcm, progress: bool):
+    from tqdm import tqdm
+
+    hops = -(-len(pcm) // 100)
+    with tqdm(total=hops, unit="hop", disable=not progress, file=sys.stderr, desc="streaming") as bar:
+        def on_progress(done):
+            bar.update(min(done, hops) - bar.n)
+        return client.stream(pcm, on_progress=on_progress)
