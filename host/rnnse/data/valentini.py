@@ -4,7 +4,8 @@
 
     ROOT/clean_trainset_28spk_wav/p226_001.wav ...   noisy_trainset_28spk_wav/ (same names)
     ROOT/clean_testset_wav/p232_001.wav ...          noisy_testset_wav/        (same names)
-    ROOT/logfiles/log_testset.txt  (optional: "p232_001 <noise> <snr>" per line)
+    ROOT/logfiles/log_testset.txt, log_trainset_28spk.txt  (optional: "p232_001 <noise> <snr>"
+                                                            per line; also found in ROOT/)
 
 The files are 48 kHz; they are resampled to 16 kHz on loading (a note says so once per load).
 """
@@ -21,6 +22,8 @@ from ..config import SAMPLE_RATE
 
 SPLITS = {"train": ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav"),
           "test": ("clean_testset_wav", "noisy_testset_wav")}
+LOG_FILES = {"train": ("log_trainset_28spk.txt", "log_trainset.txt"),
+             "test": ("log_testset.txt",)}
 
 
 def is_valentini_root(path) -> bool:
@@ -28,8 +31,9 @@ def is_valentini_root(path) -> bool:
     return any(os.path.isdir(os.path.join(path, d)) for pair in SPLITS.values() for d in pair)
 
 
-def _wavs(folder: str) -> set[str]:
-    return {os.path.splitext(f)[0] for f in os.listdir(folder) if f.lower().endswith(".wav")}
+def _wavs(folder: str) -> dict[str, str]:
+    """name (without extension) -> file name, for the .wav files of ``folder``."""
+    return {os.path.splitext(f)[0]: f for f in os.listdir(folder) if f.lower().endswith(".wav")}
 
 
 def _fmt(names, limit=5) -> str:
@@ -54,22 +58,28 @@ def list_pairs(root, split: str = "test") -> list[tuple[str, str, str]]:
     if not clean and not noisy:
         raise UserError(f"{root}: {SPLITS[split][0]}/ and {SPLITS[split][1]}/ contain no .wav files")
     problems = []
-    if clean - noisy:
-        problems.append(f"no noisy file for {_fmt(clean - noisy)} (in {SPLITS[split][0]}/)")
-    if noisy - clean:
-        problems.append(f"no clean file for {_fmt(noisy - clean)} (in {SPLITS[split][1]}/)")
+    only_clean, only_noisy = set(clean) - set(noisy), set(noisy) - set(clean)
+    c, n = SPLITS[split]
+    if only_clean:
+        problems.append(f"{_fmt(only_clean)} in {c}/ but not in {n}/")
+    if only_noisy:
+        problems.append(f"{_fmt(only_noisy)} in {n}/ but not in {c}/")
     if problems:
         raise UserError(f"{root}: unpaired files: " + "; ".join(problems))
-    return [(n, os.path.join(clean_dir, n + ".wav"), os.path.join(noisy_dir, n + ".wav"))
+    return [(n, os.path.join(clean_dir, clean[n]), os.path.join(noisy_dir, noisy[n]))
             for n in sorted(clean)]
 
 
 def read_snr_log(root, split: str = "test") -> dict:
-    """name -> (noise type, snr_db) from ``logfiles/log_<split>set.txt`` if present, else {}."""
+    """name -> (noise type, snr_db) from the split's log file if present, else {}.
+
+    Lines that do not read as ``name noise snr`` are ignored (the log files are informative).
+    """
     root = os.fspath(root)
-    for p in (os.path.join(root, "logfiles", f"log_{split}set.txt"),
-              os.path.join(root, f"log_{split}set.txt")):
-        if os.path.isfile(p):
+    for fname in LOG_FILES[split]:
+        for p in (os.path.join(root, "logfiles", fname), os.path.join(root, fname)):
+            if not os.path.isfile(p):
+                continue
             out = {}
             with open(p, errors="replace") as fh:
                 for line in fh:
@@ -93,20 +103,32 @@ def load_pair(name: str, clean_path: str, noisy_path: str) -> tuple[np.ndarray, 
     return noisy, clean
 
 
-def load_split(root, split: str = "test", limit: int | None = None, note=True):
-    """Load a Valentini split: a list of ``TestItem`` (see :mod:`rnnse.data.pairs`)."""
+def load_split(root, split: str = "test", limit: int | None = None, note=True,
+               progress: bool | None = None):
+    """Load a Valentini split: a list of ``TestItem`` (see :mod:`rnnse.data.pairs`).
+
+    ``progress``: a progress bar on stderr (default: for more than 100 pairs).
+    """
     import soundfile as sf
+    from tqdm import tqdm
 
     from .pairs import TestItem
 
     pairs = list_pairs(root, split)
     if limit is not None:
+        if limit < 1:
+            raise UserError(f"limit must be positive, got {limit}")
         pairs = pairs[:limit]
     rates = set()
     log = read_snr_log(root, split)
     items = []
-    for name, cp, np_ in pairs:
+    if progress is None:
+        progress = len(pairs) > 100
+    for name, cp, np_ in tqdm(pairs, desc=f"VoiceBank-DEMAND {split}", unit="pair",
+                              disable=not progress, file=sys.stderr, leave=False):
         for p in (cp, np_):
+            if os.path.getsize(p) == 0:
+                raise AudioError(f"{p}: empty file")
             try:
                 rates.add(sf.info(p).samplerate)
             except Exception as exc:
