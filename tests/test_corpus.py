@@ -180,6 +180,21 @@ def test_rebuild_refusal_force_and_interrupted_builds(built, tmp_path, monkeypat
     assert (copy / "READY").read_text() != (out / "READY").read_text()  # another seed, another corpus
 
 
+def test_write_errors_are_reported_not_raised_as_tracebacks(tmp_path, monkeypatch):
+    def disk_full(path, _x):
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(corpus, "_write", disk_full)
+    with pytest.raises(UserError, match=r"real_00000_.*\.wav: cannot write the corpus \(No space "
+                                        r"left on device\); the build is incomplete"):
+        build(tmp_path / "c", BuildConfig(**TINY), jobs=1, progress=False, log=quiet)
+    assert not (tmp_path / "c" / "READY").exists()
+    with pytest.raises(UserError, match="no manifest.json"):
+        info(tmp_path / "c")
+    with pytest.raises(UserError, match="not a folder"):
+        info(tmp_path / "c" / "BUILD_CONFIG.json")
+
+
 def test_output_folder_errors(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "mine.txt").write_text("keep")

@@ -171,8 +171,8 @@ def test_online_mixer_argument_errors():
 
 
 def test_from_corpus_and_wav_dir_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"not a complete corpus \(no READY file\); run "
-                                                r"`rnnse data build` first"):
+    with pytest.raises(FileNotFoundError, match=r"not a complete corpus \(no READY file matching "
+                                                r"its manifest.json\); run `rnnse data build`"):
         OnlineMixer.from_corpus(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such folder"):
         mixing.load_wav_dir(tmp_path / "none")

@@ -478,15 +478,20 @@ def build(out: str, cfg: BuildConfig, jobs: int = 2, force: bool = False,
     with open(os.path.join(out, "BUILD_CONFIG.json"), "w") as fh:
         json.dump(cfg.as_dict(), fh, indent=1, sort_keys=True)
     phase1, phase2 = make_plan(cfg, out)
-    if jobs > 1:
-        import multiprocessing as mp
+    try:
+        if jobs > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(jobs) as pool:
-            results = _run_jobs(phase1, pool, "speech+noise", progress)
-            results += _run_jobs(phase2, pool, "test mixtures", progress)
-    else:
-        results = _run_jobs(phase1, None, "speech+noise", progress)
-        results += _run_jobs(phase2, None, "test mixtures", progress)
+            with mp.get_context("spawn").Pool(jobs) as pool:
+                results = _run_jobs(phase1, pool, "speech+noise", progress)
+                results += _run_jobs(phase2, pool, "test mixtures", progress)
+        else:
+            results = _run_jobs(phase1, None, "speech+noise", progress)
+            results += _run_jobs(phase2, None, "test mixtures", progress)
+    except OSError as exc:  # disk full, folder removed under us, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UserError(f"{where}cannot write the corpus ({exc.strerror or exc}); the build "
+                        "is incomplete (no READY file)") from None
     manifest = {"config": cfg.as_dict(), "snr_definition": "10*log10(sum(clean^2)/sum(noise^2)) "
                 "over the whole clip, silences included", "sources": src.source_versions(),
                 "splits": {}}
@@ -614,8 +619,10 @@ def info(out: str, check: bool = False, progress: bool = False) -> str:
     """The summary of a built corpus; ``check`` re-hashes every file against the manifest."""
     out = os.fspath(out)
     mpath = os.path.join(out, "manifest.json")
-    if not os.path.isdir(out):
+    if not os.path.exists(out):
         raise FileNotFoundError(f"{out}: no such folder")
+    if not os.path.isdir(out):
+        raise UserError(f"{out}: not a folder (a corpus is the folder `rnnse data build` wrote)")
     if not os.path.exists(mpath):
         raise UserError(f"{out}: no manifest.json; not a corpus, or its build did not finish")
     try:

@@ -177,10 +177,12 @@ class OnlineMixer:
     @classmethod
     def from_corpus(cls, corpus_dir, **kw) -> "OnlineMixer":
         """Load ``train/speech`` and ``train/noise`` of a built corpus."""
+        from .corpus import ready_ok
+
         corpus_dir = os.fspath(corpus_dir)
-        if not os.path.exists(os.path.join(corpus_dir, "READY")):
-            raise FileNotFoundError(f"{corpus_dir}: not a complete corpus (no READY file); "
-                                    "run `rnnse data build` first")
+        if not ready_ok(corpus_dir):
+            raise FileNotFoundError(f"{corpus_dir}: not a complete corpus (no READY file matching "
+                                    "its manifest.json); run `rnnse data build` first")
         return cls(load_wav_dir(os.path.join(corpus_dir, "train", "speech")),
                    load_wav_dir(os.path.join(corpus_dir, "train", "noise")), **kw)
 
