@@ -83,6 +83,21 @@ def test_train_split_and_its_28spk_log(tree):
     assert valentini.read_snr_log(tree, "test") == {n: (nz, s) for n, _f, _l, nz, s in TEST_ITEMS}
 
 
+def test_int16_loading_for_training(tree):
+    from rnnse.audio import to_pcm16
+    from rnnse.data.mixing import PairedSegments
+
+    f32 = valentini.load_split(tree, "train", note=False)
+    i16 = valentini.load_split(tree, "train", note=False, dtype=np.int16)
+    for a, b in zip(f32, i16):
+        assert b.noisy.dtype == b.clean.dtype == np.int16
+        assert np.array_equal(b.noisy, to_pcm16(a.noisy)) and np.array_equal(b.clean, to_pcm16(a.clean))
+    noisy, clean = PairedSegments([(it.noisy, it.clean) for it in i16]).sample_batch(2, 800, 0)
+    assert noisy.shape == (2, 800) and np.max(np.abs(clean)) > 0.1
+    with pytest.raises(ValueError, match="dtype must be float32 or int16"):
+        valentini.load_split(tree, "train", dtype=np.float64)
+
+
 def test_logs_at_the_root_and_missing_logs(tmp_path):
     root = make_tree(tmp_path / "vb", with_logs=False)
     assert all(it.snr_db is None for it in valentini.load_split(root, "test", note=False))

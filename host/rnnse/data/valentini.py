@@ -104,16 +104,23 @@ def load_pair(name: str, clean_path: str, noisy_path: str) -> tuple[np.ndarray, 
 
 
 def load_split(root, split: str = "test", limit: int | None = None, note=True,
-               progress: bool | None = None):
+               progress: bool | None = None, dtype=np.float32):
     """Load a Valentini split: a list of ``TestItem`` (see :mod:`rnnse.data.pairs`).
 
     ``progress``: a progress bar on stderr (default: for more than 100 pairs).
+    ``dtype``: ``np.float32`` (signals in [-1, 1]) or ``np.int16`` (16-bit PCM, rounded to
+    nearest: a quarter of the memory of both float signals; the 28-speaker training set takes
+    about 2.2 GB as int16).
     """
+    from ..audio import to_pcm16
+
     import soundfile as sf
     from tqdm import tqdm
 
     from .pairs import TestItem
 
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.int16)):
+        raise ValueError(f"dtype must be float32 or int16, got {np.dtype(dtype)}")
     pairs = list_pairs(root, split)
     if limit is not None:
         if limit < 1:
@@ -134,6 +141,8 @@ def load_split(root, split: str = "test", limit: int | None = None, note=True,
             except Exception as exc:
                 raise AudioError(f"{p}: unreadable or corrupt audio file ({exc})") from None
         noisy, clean = load_pair(name, cp, np_)
+        if dtype == np.int16:
+            noisy, clean = to_pcm16(noisy), to_pcm16(clean)
         noise_type, snr = log.get(name, (None, None))
         items.append(TestItem(name, noisy, clean, snr,
                               {"source": "valentini", "split": split, "noise_type": noise_type}))
