@@ -6,7 +6,7 @@ Layout (all 16 kHz mono 16-bit wav)::
     train/noise/       noise clips: synthetic families and Sonic Pi recordings
     test_noise/        the noise bank the synthetic and real test mixtures are cut from
     test_synthetic/{clean,noisy}/   TTS speech (held-out sentences and voices) + held-out noise
-    test_real/{clean,noisy}/        the longest recorded asterisk prompts + held-out noise
+    test_real/{clean,noisy}/        the longest spoken asterisk prompts + held-out noise
     manifest.json      every item: source, voice/speaker, text, noise type, snr_db, seed, sha256
                        of its file(s); the configuration and the versions of the sources
     BUILD_CONFIG.json  the configuration (written first: a rebuild with another one is refused)
