@@ -99,8 +99,20 @@ def app_path(target: str, build_name: str, root: str | None = None, asan: bool =
     return os.path.join(root, "build", variant, build_name, APP_FILE[target])
 
 
+def _newest_source(root: str, model_dir: str | None) -> float:
+    """Time stamp of the newest file the application is built from."""
+    newest = max(os.path.getmtime(os.path.join(root, f)) for f in ("SConstruct",))
+    dirs = [os.path.join(root, "firmware")] + ([model_dir] if model_dir else [])
+    for d in dirs:
+        for dirpath, _, files in os.walk(d):
+            for f in files:
+                if f.endswith((".c", ".h", ".S", ".ld", ".scons")) or f == "SConscript":
+                    newest = max(newest, os.path.getmtime(os.path.join(dirpath, f)))
+    return newest
+
+
 def build_firmware(target: str, qmodel_path=None, *, asan: bool = False, extra_args=(),
-                   progress: bool = False) -> str:
+                   progress: bool = False, force: bool = False) -> str:
     """Build the application for ``target`` ('host' or 'virt') linked against the quantized model
     ``qmodel_path`` (None: the passthrough network); returns the path of the executable.
     ``asan``: host only, the AddressSanitizer + UBSan build (build/host-asan/...)."""
@@ -110,6 +122,7 @@ def build_firmware(target: str, qmodel_path=None, *, asan: bool = False, extra_a
         raise ValueError(f"unknown firmware target {target!r}: expected one of {', '.join(TARGETS)}")
     root = repo_root()
     t0 = time.time()
+    model_dir = None
     if qmodel_path is None:
         build_name, args = PASSTHROUGH, [f"target={target}"]
     else:
@@ -117,11 +130,16 @@ def build_firmware(target: str, qmodel_path=None, *, asan: bool = False, extra_a
         build_name = os.path.basename(model_dir)
         args = [f"target={target}", f"model={os.path.relpath(model_dir, root)}"]
     exe = app_path(target, build_name, root, asan)
+    if not force and not extra_args and os.path.exists(exe) and \
+            os.path.getmtime(exe) >= _newest_source(root, model_dir):
+        return exe      # up to date (scons alone takes seconds to find that out)
     args += (["asan=1"] if asan else []) + list(extra_args) + [os.path.relpath(exe, root)]
     if progress:
         print(f"building {os.path.relpath(exe, root)} ...", file=sys.stderr, flush=True)
     run_scons(args, root)
-    if not os.path.exists(exe):
+    if os.path.exists(exe):
+        os.utime(exe)   # scons may skip an unchanged link: mark it fresh
+    else:
         raise BuildError(f"scons succeeded but {exe} was not built (is the {target} application "
                          f"wired into firmware/targets/{target}?)")
     if progress:

@@ -303,6 +303,8 @@ class StreamClient:
                     frames.pop(i, None)
                     if recover_at is not None and i >= recover_at:
                         recover_at = None
+                    elif recover_at is None and i > base:
+                        go_back()     # replies come in order: the one for ``base`` was lost
                     if i == base:
                         while base in replies and base < n_msgs:
                             base += 1

@@ -1,0 +1,456 @@
+"""End to end on the host target: rnnse_app (built with scons) served on a loopback TCP port, the
+StreamClient over pyserial's socket:// URL.
+
+* the streamed output against the golden model in the Python signal chain, fed with the firmware's
+  own magnitudes (DEBUG stream): INT8 masks bit-exact, FP16 masks within the spec's tolerance, audio
+  within the on-device chain's bound (docs/numerics.md), for the shipped models' mixed scheme and
+  small random models of several schemes;
+* faults injected into the byte stream (flipped, dropped and inserted bytes, truncated frames, a
+  silent peer, a disconnect, a device restart, a reset mid-stream): the output is bit for bit the
+  fault-free one, or the stream fails with a clear error within bounded time;
+* ``rnnse enhance`` itself, and its errors for bad input files.
+"""
+import contextlib
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import serial
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rnnse.config import LATENCY
+from rnnse.stream import protocol as P
+from rnnse.stream import reference as R
+from rnnse.stream.client import DeviceTimeout, LinkClosed, StreamClient, StreamError
+from rnnse.stream.faults import Close, Drop, FaultProxy, Flip, Insert, Silence
+from rnnse.stream.targets import start_host_app
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, "samples", "demo_noisy.wav")
+OUT_BOUND = 0.5 + 1.0 / 16          # LSB: on-device chain vs StreamingChain, same masks
+MASK_MAX, MASK_MEAN = 2e-3, 2e-4    # FP16 end-to-end tolerance of the numerics spec
+AUDIO_HOP = 214                     # bytes of a one-hop AUDIO frame
+REPLY_TIMEOUT = 0.4
+FRAME_TIMEOUT_MS = 50
+
+
+def speech_like(n, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16000.0
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
+    x = sum(np.sin(k * phase) / k * np.exp(-((k * f0 - 700) / 400) ** 2 * 0.5) for k in range(1, 30))
+    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.3 * rng.standard_normal(n)
+    return np.clip(x / np.abs(x).max() * 12000, -32768, 32767).astype(np.int16)
+
+
+def padded(pcm):
+    return np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
+
+
+@contextlib.contextmanager
+def running(exe):
+    with start_host_app(exe, frame_timeout_ms=FRAME_TIMEOUT_MS) as (proc, port):
+        yield proc, port
+
+
+def connect(port_or_url, **kw):
+    url = port_or_url if isinstance(port_or_url, str) else f"socket://127.0.0.1:{port_or_url}"
+    ser = serial.serial_for_url(url, timeout=0)
+    kw.setdefault("reply_timeout", REPLY_TIMEOUT)
+    kw.setdefault("max_retries", 4)
+    return ser, StreamClient(ser, **kw)
+
+
+# ---- models and builds ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory):
+    """Random 64-unit LSTM and GRU models quantized in several schemes: {(cell, scheme): path}."""
+    import torch
+
+    from rnnse.models import SEModel
+    from rnnse.quant import quantize
+    from rnnse.stft import stft
+
+    mags = [np.abs(stft(speech_like(16000, s) / 32768.0)) for s in range(2)]
+    out = {}
+    for cell in ("lstm", "gru"):
+        torch.manual_seed(1)
+        model = SEModel(cell=cell, hidden=64, fc_in=64, fc_out=64)
+        d = tmp_path_factory.mktemp(f"stream-small-{cell}", numbered=False)
+        for scheme in ("int8", "mixed", "fp16"):
+            path = d / f"quant-{scheme}.npz"
+            quantize(model, scheme, calib_mags=mags).save(path)
+            out[cell, scheme] = str(path)
+    return out
+
+
+@pytest.fixture(scope="module")
+def build():
+    from rnnse.stream.build import build_firmware
+
+    cache = {}
+
+    def get(qmodel):
+        if qmodel not in cache:
+            cache[qmodel] = build_firmware("host", qmodel)
+        return cache[qmodel]
+    return get
+
+
+@pytest.fixture(scope="module")
+def fault_app(small_models, build):
+    """The small LSTM int8 app, running, and its fault-free output for the fault tests' signal."""
+    exe = build(small_models["lstm", "int8"])
+    pcm = padded(speech_like(4000, 3))
+    with running(exe) as (proc, port):
+        ser, c = connect(port)
+        clean = c.stream(pcm)
+        info = c.info
+        ser.close()
+        yield dict(port=port, proc=proc, pcm=pcm, clean=clean.audio, info=info)
+
+
+# ---- bit-exactness and bounds ---------------------------------------------------------------
+
+def check_against_golden(qmodel_path, result, pcm, exact_masks: bool):
+    from rnnse.quant import QuantizedModel
+
+    q = QuantizedModel.load(qmodel_path)
+    out, masks = R.golden_stream(q, pcm, mags=result.mags)
+    if exact_masks:
+        np.testing.assert_array_equal(result.masks, masks)
+    else:
+        d = np.abs(result.masks - masks)
+        assert d.max() <= MASK_MAX and d.mean() <= MASK_MEAN, (d.max(), d.mean())
+    # audio: the firmware's output against the Python chain with the firmware's own masks
+    ref, _ = R.chain_stream(pcm, result.masks)
+    diff = np.abs(result.audio.astype(np.float64) - np.clip(ref.astype(np.float64) * 32768, -32768, 32767))
+    assert diff.max() <= OUT_BOUND, diff.max()
+    # and against the golden model's own stream: mask differences move each output sample by at
+    # most 4/3 max|dmask| max_k ||x_k||_2 (docs/numerics.md)
+    from rnnse.stft import WINDOW
+
+    frames = np.lib.stride_tricks.sliding_window_view(
+        np.concatenate([np.zeros(LATENCY), R.pcm16_hops(pcm).reshape(-1).astype(np.float64)]), 400)[::100]
+    norms = np.linalg.norm(frames * WINDOW, axis=1)
+    dm = np.abs(result.masks - masks).max()
+    bound = OUT_BOUND + 32768 * (4 / 3) * dm * norms.max()
+    gd = np.abs(result.audio.astype(np.float64) - np.clip(out.astype(np.float64) * 32768, -32768, 32767))
+    assert gd.max() <= bound, (gd.max(), bound)
+    return diff
+
+
+SHIPPED = [os.path.join(ROOT, "models", m, "quant-mixed.npz") for m in ("lstm256", "gru256")]
+
+
+@pytest.mark.parametrize("qmodel", SHIPPED, ids=["lstm256-mixed", "gru256-mixed"])
+def test_shipped_models_match_the_golden_model(qmodel, build):
+    if not os.path.exists(qmodel):
+        pytest.skip(f"{os.path.relpath(qmodel, ROOT)} not in this checkout")
+    exe = build(qmodel)
+    signals = [padded(speech_like(24000, 1))]
+    if os.path.exists(DEMO):
+        from rnnse.audio import load_wav, to_pcm16
+
+        signals.append(padded(to_pcm16(load_wav(DEMO))))
+    with running(exe) as (_, port):
+        ser, c = connect(port, debug=True)
+        info = c.hello()
+        assert info.scheme == "mixed" and info.model == os.path.basename(os.path.dirname(qmodel))
+        results = [c.stream(pcm) for pcm in signals]
+        ser.close()
+        for pcm, r in zip(signals, results):
+            check_against_golden(qmodel, r, pcm, exact_masks=False)
+            assert r.mags.max() > 1.0 and 0.0 < r.masks.mean() < 1.0        # a real, non-trivial mask
+        # the same stream without DEBUG, 8 hops per message and 8 messages in flight: same samples
+        ser, c = connect(port, hops_per_message=8)
+        fast = c.stream(signals[0])
+        ser.close()
+        np.testing.assert_array_equal(fast.audio[:len(results[0].audio)], results[0].audio)
+
+
+@pytest.mark.parametrize("cell,scheme", [("lstm", "int8"), ("gru", "int8"), ("lstm", "mixed"), ("gru", "fp16")])
+def test_small_models_match_the_golden_model(cell, scheme, small_models, build):
+    qmodel = small_models[cell, scheme]
+    pcm = padded(speech_like(6000, 2))
+    with running(build(qmodel)) as (_, port):
+        ser, c = connect(port, debug=True)
+        r = c.stream(pcm)
+        ser.close()
+    check_against_golden(qmodel, r, pcm, exact_masks=(scheme == "int8"))
+    assert r.info.counter == "ns" and r.costs.shape == (len(pcm) // 100 + (len(pcm) % 100 > 0), r.info.n_costs)
+    assert np.all(r.costs[:, 0] >= r.costs[:, 2]) and np.all(r.costs[:, 2] > 0)
+
+
+def test_passthrough_is_the_delayed_input(build):
+    x = speech_like(7777, 4)
+    with running(build(None)) as (_, port):
+        for per, window in ((1, 1), (1, None), (8, 3)):
+            ser, c = connect(port, hops_per_message=per, window=window)
+            assert c.hello().model == "passthrough"
+            r = c.stream(padded(x))
+            np.testing.assert_array_equal(R.aligned(r.audio, len(x)), x)
+            assert not r.audio[:LATENCY].any()
+            assert r.stats.retransmitted == 0 and r.stats.device_errors == {}
+            ser.close()
+
+
+def test_reset_mid_stream_and_serving_after_a_disconnect(fault_app):
+    port, pcm, clean = fault_app["port"], fault_app["pcm"], fault_app["clean"]
+
+    class Abort(Exception):
+        pass
+
+    def stop_at(n):
+        def cb(done):
+            if done >= n:
+                raise Abort
+        return cb
+
+    ser, c = connect(port)
+    with pytest.raises(Abort):
+        c.stream(pcm, on_progress=stop_at(15))          # leaves messages in flight
+    r = c.stream(pcm)                                   # a reset, then a full fresh stream
+    np.testing.assert_array_equal(r.audio, clean)
+    with pytest.raises(Abort):
+        c.stream(pcm, on_progress=stop_at(7))
+    ser.close()                                         # disconnect mid-stream
+    ser, c = connect(port)                              # the app serves the next connection, fresh
+    np.testing.assert_array_equal(c.stream(pcm).audio, clean)
+    ser.close()
+
+
+# ---- fault injection ------------------------------------------------------------------------
+
+def frame_at(k, byte=0, handshake=14):
+    """Offset of ``byte`` in the k-th one-hop AUDIO frame of the host -> device stream (after RESET)."""
+    return handshake + k * AUDIO_HOP + byte
+
+
+def down_sizes(info):
+    info_len = len(P.encode_info(info)) + P.OVERHEAD
+    return info_len, P.OVERHEAD + 4 + 200 + 4 * info.n_costs
+
+
+UP_FAULTS = {
+    "flip-type": [Flip(frame_at(5, 2), 0x01)],
+    "flip-length": [Flip(frame_at(6, 7), 0x80)],
+    "flip-payload": [Flip(frame_at(10, 120), 0x10)],
+    "flip-crc": [Flip(frame_at(12, 212), 0x04)],
+    "flip-sync": [Flip(frame_at(3, 0), 0xFF)],
+    "drop-byte": [Drop(frame_at(7, 33), 1)],
+    "drop-header": [Drop(frame_at(9, 0), 10)],
+    "drop-frame": [Drop(frame_at(4, 0), AUDIO_HOP)],
+    "truncated": [Drop(frame_at(6, 114), 100)],
+    "insert-byte": [Insert(frame_at(13, 100), b"\x00")],
+    "insert-fake-sync": [Insert(frame_at(11, 0), b"\xA5\x5A\x03\x00\x07\x00\xC8\x00\x12\x34")],
+    "insert-junk": [Insert(frame_at(2, 0), bytes(range(256)) * 3)],
+    "burst": [Flip(frame_at(k, 50 + k), 0x20) for k in range(3, 20, 2)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UP_FAULTS))
+def test_host_to_device_faults_are_recovered(name, fault_app):
+    with FaultProxy(fault_app["port"], up=UP_FAULTS[name]) as proxy:
+        ser, c = connect(proxy.url)
+        r = c.stream(fault_app["pcm"])
+        ser.close()
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])        # nothing lost, doubled or altered
+    assert r.stats.retransmitted > 0 and sum(r.stats.device_errors.values()) > 0, r.stats
+
+
+def down_faults(info):
+    i, e = down_sizes(info)
+    at = lambda k, b=0: i + k * e + b  # noqa: E731
+    return {
+        "flip-payload": [Flip(at(4, 77), 0x40)],
+        "flip-seq": [Flip(at(6, 4), 0x01)],
+        "drop-header": [Drop(at(8, 0), 12)],
+        "truncated": [Drop(at(10, 60), e - 60)],
+        "drop-reply": [Drop(at(5, 0), e)],
+        "insert-junk": [Insert(at(3, 0), b"\x5A\xA5\xA5" * 5)],
+        "burst": [Flip(at(k, 30), 0x08) for k in range(2, 25, 3)],
+    }
+
+
+@pytest.mark.parametrize("name", ["flip-payload", "flip-seq", "drop-header", "truncated", "drop-reply",
+                                  "insert-junk", "burst"])
+def test_device_to_host_faults_are_recovered(name, fault_app):
+    with FaultProxy(fault_app["port"], down=down_faults(fault_app["info"])[name]) as proxy:
+        ser, c = connect(proxy.url)
+        r = c.stream(fault_app["pcm"])
+        ser.close()
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+    assert r.stats.retransmitted > 0 and r.stats.timeouts == 0, r.stats      # recovered without waiting
+
+
+def test_truncated_last_frame_is_reported_after_the_inter_byte_timeout(fault_app):
+    """Stop-and-wait: nothing follows the cut frame, so only the device's time-out reveals it."""
+    with FaultProxy(fault_app["port"], up=[Drop(frame_at(5, 194), 20)]) as proxy:
+        ser, c = connect(proxy.url, window=1)
+        r = c.stream(fault_app["pcm"])
+        ser.close()
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+    assert r.stats.device_errors.get("incomplete frame") == 1 and r.stats.timeouts == 0, r.stats
+
+
+fault_kinds = st.sampled_from(["flip", "drop", "insert"])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(faults=st.lists(st.tuples(st.booleans(), fault_kinds, st.integers(0, 9000), st.integers(1, 255)),
+                       min_size=1, max_size=4))
+def test_random_faults_never_change_the_output(fault_app, faults):
+    up, down = [], []
+    used = []
+    for is_up, kind, at, arg in faults:
+        if any(abs(at - u) < 300 for u in used):      # faults must not overlap
+            continue
+        used.append(at)
+        f = Flip(at, arg) if kind == "flip" else Drop(at, arg % 40 + 1) if kind == "drop" else Insert(at, bytes([arg]) * (arg % 5 + 1))
+        (up if is_up else down).append(f)
+    with FaultProxy(fault_app["port"], up=up, down=down) as proxy:
+        ser, c = connect(proxy.url)
+        r = c.stream(fault_app["pcm"])
+        ser.close()
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+
+
+def bounded(exc_type, fn, limit):
+    t0 = time.monotonic()
+    with pytest.raises(exc_type) as e:
+        fn()
+    elapsed = time.monotonic() - t0
+    assert elapsed <= limit, f"took {elapsed:.2f} s"
+    return e.value
+
+
+def test_silent_peer_gives_a_clear_timeout():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    conns = []
+    t = threading.Thread(target=lambda: conns.append(srv.accept()), daemon=True)
+    t.start()
+    ser, c = connect(srv.getsockname()[1], reply_timeout=0.2, max_retries=2)
+    err = bounded(DeviceTimeout, c.hello, 3 * 0.2 + 1.0)
+    assert "no answer to HELLO" in str(err)
+    ser.close()
+    srv.close()
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_peer_going_silent_mid_stream_gives_a_clear_timeout(direction, fault_app):
+    faults = {direction: [Silence(frame_at(20) if direction == "up" else 3000)]}
+    with FaultProxy(fault_app["port"], **faults) as proxy:
+        ser, c = connect(proxy.url, reply_timeout=0.2, max_retries=2)
+        err = bounded(DeviceTimeout, lambda: c.stream(fault_app["pcm"]), 3 * 0.2 + 1.5)
+        ser.close()
+    assert "stopped answering" in str(err)
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_disconnect_mid_stream_is_reported_and_the_app_serves_on(direction, fault_app):
+    faults = {direction: [Close(frame_at(15) if direction == "up" else 2500)]}
+    with FaultProxy(fault_app["port"], **faults) as proxy:
+        ser, c = connect(proxy.url)
+        err = bounded(LinkClosed, lambda: c.stream(fault_app["pcm"]), 5 * REPLY_TIMEOUT + 2.0)
+        ser.close()
+    assert "lost" in str(err) or "cannot write" in str(err)
+    ser, c = connect(fault_app["port"])
+    np.testing.assert_array_equal(c.stream(fault_app["pcm"]).audio, fault_app["clean"])
+    ser.close()
+    assert fault_app["proc"].poll() is None
+
+
+def test_device_restart_or_lost_state_is_an_error_not_wrong_audio(fault_app):
+    i, e = down_sizes(fault_app["info"])
+    boot = P.encode(P.INFO, P.SEQ_NONE, P.encode_info(fault_app["info"]))
+    lost = P.encode(P.ERROR, 13, P.encode_error(P.E_SEQ, 0, "AUDIO out of sequence"))   # seq 13 is in flight
+    for fault, text in ((Insert(i + 12 * e, boot), "restarted"), (Insert(i + 12 * e, lost), "lost the stream")):
+        with FaultProxy(fault_app["port"], down=[fault]) as proxy:
+            ser, c = connect(proxy.url)
+            err = bounded(StreamError, lambda: c.stream(fault_app["pcm"]), 5.0)
+            ser.close()
+        assert text in str(err)
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def test_enhance_cli(small_models, tmp_path, capsys):
+    from rnnse.audio import from_pcm16, load_wav, save_wav
+    from rnnse.cli import main
+
+    clean = speech_like(16000, 5)
+    noisy = np.clip(clean.astype(np.int32) + np.random.default_rng(5).integers(-3000, 3000, len(clean)),
+                    -32768, 32767).astype(np.int16)
+    save_wav(tmp_path / "noisy.wav", from_pcm16(noisy))
+    save_wav(tmp_path / "clean.wav", from_pcm16(clean))
+    qmodel = small_models["gru", "int8"]
+    rc = main(["enhance", str(tmp_path / "noisy.wav"), "-o", str(tmp_path / "out.wav"), "--target", "host",
+               "--model", qmodel, "--clean", str(tmp_path / "clean.wav"), "--no-progress",
+               "--json", str(tmp_path / "run.json")])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "PESQ-WB" in out.out and "STOI" in out.out and "budget" in out.out
+    y = load_wav(tmp_path / "out.wav")
+    assert len(y) == len(noisy)
+    # the file holds the golden model's stream (INT8 scheme: exact masks, audio within the bound)
+    from rnnse.quant import QuantizedModel
+
+    ref, _ = R.golden_stream(QuantizedModel.load(qmodel), padded(noisy))
+    ref = np.clip(R.aligned(ref, len(noisy)).astype(np.float64) * 32768, -32768, 32767)
+    # the firmware's magnitudes may round an int8 input differently than numpy's: compare loosely
+    # here (the exact comparison is test_small_models_match_the_golden_model)
+    assert np.abs(y.astype(np.float64) * 32768 - ref).mean() < 2.0
+    import json
+
+    run = json.load(open(tmp_path / "run.json"))
+    assert run["hops"] == -(-(len(noisy) + LATENCY) // 100) and run["link"]["retransmitted"] == 0
+    assert set(run["metrics"]) == {"noisy", "enhanced"}
+
+
+@pytest.mark.parametrize("case", ["missing", "stereo", "rate", "garbage", "short"])
+def test_enhance_cli_bad_input(case, tmp_path, capsys):
+    import soundfile as sf
+
+    from rnnse.cli import main
+
+    path = tmp_path / "in.wav"
+    expect = {"missing": "no such file", "stereo": "2 channels", "rate": "sample rate is 8000 Hz",
+              "garbage": "unreadable or corrupt", "short": "shorter than one analysis window"}[case]
+    if case == "stereo":
+        sf.write(path, np.zeros((1600, 2), np.float32), 16000)
+    elif case == "rate":
+        sf.write(path, np.zeros(1600, np.float32), 8000)
+    elif case == "garbage":
+        path.write_bytes(b"RIFF this is not audio at all" * 10)
+    elif case == "short":
+        sf.write(path, np.zeros(100, np.float32), 16000)
+    rc = main(["enhance", str(path), "-o", str(tmp_path / "out.wav"), "--target", "host", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and expect in err and "Traceback" not in err
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_enhance_cli_bad_target_and_model(tmp_path, capsys):
+    from rnnse.audio import from_pcm16, save_wav
+    from rnnse.cli import main
+
+    save_wav(tmp_path / "in.wav", from_pcm16(speech_like(1600)))
+    cases = [(["--target", "bogus"], "unknown target"),
+             (["--target", "host", "--model", str(tmp_path / "nope")], "no such model"),
+             (["--target", "host", "--model", str(tmp_path)], "quantize the model first"),
+             (["--target", "serial:"], "give a port"),
+             (["--target", "serial:/dev/null@fast"], "baud rate"),
+             (["--target", "socket://127.0.0.1:1"], "cannot open")]
+    for extra, expect in cases:
+        rc = main(["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav"), "--no-progress", *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and expect in err, (extra, err)
