@@ -81,7 +81,9 @@ def save_wav(path, x: np.ndarray, sr: int = SAMPLE_RATE) -> None:
     d = os.path.dirname(os.fspath(path))
     if d:
         os.makedirs(d, exist_ok=True)
-    sf.write(os.fspath(path), np.clip(x, -1.0, 1.0), sr, subtype="PCM_16")
+    # through to_pcm16 so that the file holds exactly what the rest of rnnse calls the int16
+    # version of x (libsndfile would scale by 32767)
+    sf.write(os.fspath(path), to_pcm16(x), sr, subtype="PCM_16")
 
 
 def to_pcm16(x: np.ndarray) -> np.ndarray:

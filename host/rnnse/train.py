@@ -178,7 +178,7 @@ def make_source(args):
         from .data.mixing import PairedSegments
         from .data.valentini import load_split
 
-        items = load_split(args.valentini, "train")
+        items = load_split(args.valentini, "train", dtype=np.int16)  # halves peak memory
         return PairedSegments([(it.noisy, it.clean) for it in items], gain_range=(-10.0, 10.0))
     from .data.mixing import OnlineMixer
 
