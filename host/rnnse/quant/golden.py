@@ -36,37 +36,82 @@ _LUT_CACHE: dict = {}
 def _imatmul(x, w) -> np.ndarray:
     """Exact integer x @ w.T for int8-valued x (..., K) and w (N, K), as int64."""
     dt = np.float32 if w.shape[-1] * 128 * 128 < (1 << 24) else np.float64
-    return (np.asarray(x, dtype=dt) @ np.asarray(w, dtype=dt).T).astype(np.int64)
+    return _matmul_t(np.asarray(x, dtype=dt), np.asarray(w, dtype=dt)).astype(np.int64)
 
 
-def _lut(kind: str, mode: str, table) -> np.ndarray:
-    """SIG or TANH of every int16 Q3.12 input, indexed by p + 32768 (int64[65536])."""
-    table = np.asarray(table)
-    key = (kind, mode, table.tobytes())
+def _matmul_t(x, w) -> np.ndarray:
+    """x (..., K) @ w.T (w: N x K) in x's float type: BLAS for many frames, numpy's own loop for
+    a few (per-frame calls are too small for BLAS threads, which then only contend)."""
+    if x.ndim == 1 or x.size <= 16 * x.shape[-1]:
+        return np.einsum("...k,nk->...n", x, w)
+    return x @ w.T
+
+
+def _cached(key, make) -> np.ndarray:
     lut = _LUT_CACHE.get(key)
     if lut is None:
-        p = np.arange(-32768, 32768, dtype=np.int64)
-        lut = (fixed.sig_q15 if kind == "sig" else fixed.tanh_q15)(p, mode, table)
+        lut = make()
         lut.setflags(write=False)
-        if len(_LUT_CACHE) > 64:
+        if len(_LUT_CACHE) > 256:
             _LUT_CACHE.clear()
         _LUT_CACHE[key] = lut
     return lut
 
 
+def _lut(kind: str, mode: str, table) -> np.ndarray:
+    """SIG or TANH of every int16 Q3.12 input, indexed by p + 32768 (int64[65536])."""
+    table = np.asarray(table)
+    fn = fixed.sig_q15 if kind == "sig" else fixed.tanh_q15
+    return _cached((kind, mode, table.tobytes()),
+                   lambda: fn(np.arange(-32768, 32768, dtype=np.int64), mode, table))
+
+
+def _gate_lut(mode: str, sig_table, tanh_table) -> np.ndarray:
+    """SIG entries then TANH entries (int64[131072]): one lookup serves all four LSTM gates."""
+    sig_table, tanh_table = np.asarray(sig_table), np.asarray(tanh_table)
+    return _cached(("gates", mode, sig_table.tobytes(), tanh_table.tobytes()),
+                   lambda: np.concatenate([_lut("sig", mode, sig_table), _lut("tanh", mode, tanh_table)]))
+
+
 def _tanh_c_lut(ct_mult, ct_shift, mode, table) -> np.ndarray:
     """TANH(sat16(requant(c, ct_mult, ct_shift))) for every int16 c, indexed by c + 32768."""
-    c = np.arange(-32768, 32768, dtype=np.int64)
-    return _lut("tanh", mode, table)[sat16(requant(c, ct_mult, ct_shift)) + 32768]
+    table = np.asarray(table)
+
+    def make():
+        c = np.arange(-32768, 32768, dtype=np.int64)
+        return _lut("tanh", mode, table)[sat16(requant(c, ct_mult, ct_shift)) + 32768]
+
+    return _cached(("tanh_c", int(ct_mult), int(ct_shift), mode, table.tobytes()), make)
 
 
 def _fmatmul(x, w, accum: str = "fp32") -> np.ndarray:
     """FP16 x FP16 products accumulated in FP32 (BLAS order) or exactly (float64, then FP32)."""
     if accum == "fp32":
-        return np.asarray(x, dtype=np.float32) @ np.asarray(w, dtype=np.float32).T
+        return _matmul_t(np.asarray(x, dtype=np.float32), np.asarray(w, dtype=np.float32))
     if accum == "fp64":
-        return (np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64).T).astype(np.float32)
+        return _matmul_t(np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)).astype(np.float32)
     raise ValueError(f"accum must be 'fp32' or 'fp64', got {accum!r}")
+
+
+def _transposed(w, w_t, dtype) -> np.ndarray:
+    """w.T as a contiguous ``dtype`` array (``w_t``, when the caller cached it, as is)."""
+    if w_t is not None and w_t.dtype == dtype:
+        return w_t
+    return np.ascontiguousarray(np.asarray(w, dtype=dtype).T)
+
+
+def _recurrent_weights(w_hh, accum, w_hh_t=None):
+    """(w_hh transposed, dtype of the per-frame sums) for an FP16 recurrent layer."""
+    if accum not in ("fp32", "fp64"):
+        raise ValueError(f"accum must be 'fp32' or 'fp64', got {accum!r}")
+    dt = np.float32 if accum == "fp32" else np.float64
+    return _transposed(w_hh, w_hh_t, dt), dt
+
+
+def _frame_dot(h, w_t, dtype=np.float32) -> np.ndarray:
+    """One frame's recurrent products h (B, H) @ w_t (H, N), in ``dtype``. numpy's own loop
+    (einsum), not BLAS: a call per frame is too small for BLAS threads, which only contend."""
+    return np.einsum("bk,kn->bn", np.asarray(h, dtype=dtype), w_t)
 
 
 def _sigmoid32(v):
@@ -149,7 +194,7 @@ def fc_fp16_ref(x, w, b, act, **_):
 
 def lstm_int8_seq(xs, h, c, w_ih, w_hh, b, mult_x, shift_x, mult_h, shift_h, c_mult, c_shift,
                   ct_mult, ct_shift, c_bits, table_mode, sig_table=SIGMOID_TABLE,
-                  tanh_table=TANH_TABLE, **_):
+                  tanh_table=TANH_TABLE, w_hh_t=None, **_):
     """xs int8 (T, K) [or (T, B, K)], h int8 (H,) [(B, H)], c int8/int16 like h
     -> (hs int8 (T, H) [(T, B, H)], h, c)."""
     h = np.asarray(h)
@@ -163,20 +208,19 @@ def lstm_int8_seq(xs, h, c, w_ih, w_hh, b, mult_x, shift_x, mult_h, shift_h, c_m
     cdt = np.int8 if c_bits == 8 else np.int16
     mult_x, shift_x, mult_h, shift_h = _rows_i64(mult_x, shift_x, mult_h, shift_h)
     c_mult, c_shift = int(c_mult), int(c_shift)
-    sig = _lut("sig", table_mode, sig_table)
-    # one lookup for the four gates: sigmoid rows i, f, o read sig, the g rows read tanh
-    both = np.concatenate([sig, _lut("tanh", table_mode, tanh_table)])
+    # one lookup for the four gates: sigmoid rows i, f, o read SIG, the g rows read TANH
+    both = _gate_lut(table_mode, sig_table, tanh_table)
     offset = np.full(4 * H, 32768, np.int64)
     offset[2 * H:3 * H] += 65536
     tanh_c = _tanh_c_lut(ct_mult, ct_shift, table_mode, tanh_table)
-    w_hh32 = np.ascontiguousarray(np.asarray(w_hh, dtype=np.float32).T)
+    w_hh32 = _transposed(w_hh, w_hh_t, np.float32)
     xr = _rq(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)   # (T, B, 4H)
     h = np.asarray(h, dtype=np.int64).reshape(xs.shape[1], H)
     c = np.asarray(c, dtype=np.int64).reshape(xs.shape[1], H)
     hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.int8)
     rnd_c = np.int64(1) << (c_shift - 1)
     for t in range(xs.shape[0]):
-        hr = _rq((h.astype(np.float32) @ w_hh32).astype(np.int64), mult_h, shift_h)
+        hr = _rq(_frame_dot(h, w_hh32).astype(np.int64), mult_h, shift_h)
         p = _clamp(xr[t] + hr, -32768, 32767)
         a = both[p + offset]                                  # Q15: i, f, g, o
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
@@ -195,7 +239,7 @@ def lstm_int8_step(x, h, c, **p):
     return h, c
 
 
-def lstm_fp16_seq(xs, h, c, w_ih, w_hh, b, accum="fp32", **_):
+def lstm_fp16_seq(xs, h, c, w_ih, w_hh, b, accum="fp32", w_hh_t=None, **_):
     """xs FP16 (T, K) [(T, B, K)], h, c FP16 (H,) [(B, H)] -> (hs FP16 (T, H) [(T, B, H)], h, c)."""
     h = np.asarray(h, dtype=np.float16)
     xs, single = _as_batch(xs, h.ndim)
@@ -204,8 +248,9 @@ def lstm_fp16_seq(xs, h, c, w_ih, w_hh, b, accum="fp32", **_):
     hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.float16)
     h = h.reshape(xs.shape[1], H)
     c = np.asarray(c, dtype=np.float16).reshape(xs.shape[1], H)
+    w_t, dt = _recurrent_weights(w_hh, accum, w_hh_t)
     for t in range(xs.shape[0]):
-        p = xp[t] + _fmatmul(h, w_hh, accum)
+        p = xp[t] + _frame_dot(h, w_t, dt).astype(np.float32)
         s = _sigmoid32(p)
         i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
         g = _tanh32(p[:, 2 * H:3 * H])
@@ -227,7 +272,7 @@ def lstm_fp16_step(x, h, c, **p):
 # GRU
 
 def gru_int8_seq(xs, h, w_ih, w_hh, b, b_hn, mult_x, shift_x, mult_h, shift_h, table_mode,
-                 sig_table=SIGMOID_TABLE, tanh_table=TANH_TABLE, **_):
+                 sig_table=SIGMOID_TABLE, tanh_table=TANH_TABLE, w_hh_t=None, **_):
     """xs int8 (T, K) [(T, B, K)], h int8 (H,) [(B, H)] -> (hs int8 (T, H) [(T, B, H)], h)."""
     h = np.asarray(h)
     xs, single = _as_batch(xs, h.ndim)
@@ -237,14 +282,14 @@ def gru_int8_seq(xs, h, w_ih, w_hh, b, b_hn, mult_x, shift_x, mult_h, shift_h, t
     mult_x, shift_x, mult_h, shift_h = _rows_i64(mult_x, shift_x, mult_h, shift_h)
     sig = _lut("sig", table_mode, sig_table)
     tanh = _lut("tanh", table_mode, tanh_table)
-    w_hh32 = np.ascontiguousarray(np.asarray(w_hh, dtype=np.float32).T)
+    w_hh32 = _transposed(w_hh, w_hh_t, np.float32)
     xr = _rq(_imatmul(xs, w_ih) + np.asarray(b, dtype=np.int64), mult_x, shift_x)   # (T, B, 3H)
     bh = np.zeros(3 * H, dtype=np.int64)
     bh[2 * H:] = b_hn
     h = np.asarray(h, dtype=np.int64).reshape(xs.shape[1], H)
     hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.int8)
     for t in range(xs.shape[0]):
-        hr = _rq((h.astype(np.float32) @ w_hh32).astype(np.int64) + bh, mult_h, shift_h)
+        hr = _rq(_frame_dot(h, w_hh32).astype(np.int64) + bh, mult_h, shift_h)
         rz = sig[_clamp(xr[t, :, :2 * H] + hr[:, :2 * H], -32768, 32767) + 32768]
         r, z = rz[:, :H], rz[:, H:]
         hn = _clamp(hr[:, 2 * H:], -32768, 32767)
@@ -261,7 +306,7 @@ def gru_int8_step(x, h, **p):
     return h
 
 
-def gru_fp16_seq(xs, h, w_ih, w_hh, b, b_hn, accum="fp32", **_):
+def gru_fp16_seq(xs, h, w_ih, w_hh, b, b_hn, accum="fp32", w_hh_t=None, **_):
     """xs FP16 (T, K) [(T, B, K)], h FP16 (H,) [(B, H)] -> (hs FP16 (T, H) [(T, B, H)], h)."""
     h = np.asarray(h, dtype=np.float16)
     xs, single = _as_batch(xs, h.ndim)
@@ -270,8 +315,9 @@ def gru_fp16_seq(xs, h, w_ih, w_hh, b, b_hn, accum="fp32", **_):
     bhn = np.asarray(b_hn, dtype=np.float32)
     hs = np.empty((xs.shape[0], xs.shape[1], H), dtype=np.float16)
     h = h.reshape(xs.shape[1], H)
+    w_t, dt = _recurrent_weights(w_hh, accum, w_hh_t)
     for t in range(xs.shape[0]):
-        hp = _fmatmul(h, w_hh, accum)
+        hp = _frame_dot(h, w_t, dt).astype(np.float32)
         rz = _sigmoid32(xp[t, :, :2 * H] + hp[:, :2 * H])
         r, z = rz[:, :H], rz[:, H:]
         n = _tanh32(xp[t, :, 2 * H:] + r * (bhn + hp[:, 2 * H:]))
@@ -311,6 +357,8 @@ class GoldenModel:
             for k in ("w", "w_ih", "w_hh"):     # cache weights in the dtype the products use
                 if k in p:
                     p[k] = np.asarray(p[k], dtype=np.float32)
+            if "w_hh" in p:
+                p["w_hh_t"] = _transposed(p["w_hh"], None, np.float64 if accum == "fp64" else np.float32)
             if lay.prec == "int8":
                 p.update(tables)
             if lay.prec == "fp16":
