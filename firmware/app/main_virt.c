@@ -1,12 +1,14 @@
-/* Controller (hart 0) entry on the QEMU virt target: the protocol on the 16550 UART. */
+/*
+ * Controller (hart 0) entry on the QEMU virt target: the protocol on the 16550 UART, the team
+ * of worker harts (as many as QEMU -smp gives beyond hart 0, at most PLAT_MAX_CORES) for the
+ * network. Per-frame costs are instructions with the boot argument "icount" (QEMU -icount
+ * shift=0 -append icount), else nanoseconds of host time. main's return value ends QEMU through
+ * the test device: 0 after BYE, 3 when the network cannot start (after an ERROR message).
+ */
 #include "../platform/platform.h"
 #include "../platform/virt/virt.h"
 #include "app.h"
 #include "app_net.h"
-
-#ifndef RNNSE_CORES
-#define RNNSE_CORES PLAT_MAX_CORES
-#endif
 
 static app_t app;
 
@@ -25,7 +27,7 @@ static int uart_write(void *ctx, const uint8_t *buf, int n)
 
 int app_target_worker_busy(uint64_t *busy, int max)
 {
-    int n = max < PLAT_MAX_CORES ? max : PLAT_MAX_CORES;
+    int n = max < virt_workers() ? max : virt_workers();
     for (int i = 0; i < n; i++)
         busy[i] = virt_busy(i + 1);
     return n;
@@ -40,11 +42,11 @@ int main(void)
 {
     static const app_io_t io = {0, uart_read, uart_write};
     virt_uart_init();
-    int rc = app_init(&app, &io, "virt", RNNSE_CORES, APP_COUNTER_INSTRUCTIONS);
+    int cores = virt_workers() < 1 ? 1 : virt_workers();   /* no worker: hart 0 runs the team */
+    int rc = app_init(&app, &io, "virt", cores, virt_boot.icount ? APP_COUNTER_INSTRUCTIONS : APP_COUNTER_NS);
     if (rc != 0) {
         app_send_error(&app, PROTO_SEQ_NONE, PROTO_E_NET, 0, app_net_strerror(rc));
         return 3;
     }
-    app_serve(&app);
-    return 0;
+    return app_serve(&app) == 1 ? 0 : 4;
 }

@@ -1,4 +1,3 @@
-#include "../platform.h"
 #include "virt.h"
 
 #define REG32(a) (*(volatile uint32_t *)(uintptr_t)(a))
@@ -32,14 +31,29 @@ uint64_t virt_mtime(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-uint64_t plat_cycles(void)
+void virt_timer_at(uint64_t deadline)
 {
-    uint32_t hi, lo;
+    uint32_t cmp = VIRT_CLINT_MTIMECMP + 8u * (uint32_t)virt_hart_id();
+    REG32(cmp + 4) = 0xFFFFFFFFu;   /* no spurious interrupt between the two 32-bit writes */
+    REG32(cmp) = (uint32_t)deadline;
+    REG32(cmp + 4) = (uint32_t)(deadline >> 32);
+}
+
+static uint64_t read_minstret(void)
+{
+    uint32_t hi, lo, hi2;
     do {
         __asm__ volatile("csrr %0, minstreth" : "=r"(hi));
         __asm__ volatile("csrr %0, minstret" : "=r"(lo));
-    } while (hi != ({ uint32_t h2; __asm__ volatile("csrr %0, minstreth" : "=r"(h2)); h2; }));
+        __asm__ volatile("csrr %0, minstreth" : "=r"(hi2));
+    } while (hi != hi2);
     return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t plat_cycles(void)
+{
+    /* -icount: exact instruction count (all harts together; see virt.h); else ns of host time */
+    return virt_boot.icount ? read_minstret() : virt_mtime() * (1000000000u / VIRT_MTIME_HZ);
 }
 
 void virt_exit(int code)

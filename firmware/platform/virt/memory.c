@@ -1,7 +1,6 @@
 /* L1 arena (a static buffer with GAP9's budget) and DMA (copy at wait time). */
 #include <string.h>
 
-#include "../platform.h"
 #include "virt.h"
 
 #ifndef PLAT_L1_BUDGET

@@ -1,7 +1,8 @@
-/* Reset entry for every hart (QEMU virt with -bios none starts all harts here at once).
- * Each hart gets its own stack below __stack; hart 0 then initialises memory in
+/* Reset entry for every hart (QEMU virt with -bios none starts all harts here at once, with
+ * a0 = hart id and a1 = the device tree). Harts the image has no stack for are parked at once;
+ * the others get their own stack below __stack. Hart 0 then initialises memory in
  * virt_boot_controller while the others wait in virt_boot_worker without touching RAM. */
-#define VIRT_STACK_BYTES 0x8000
+#include "virt.h"
 
     .section .text.init.enter, "ax"
     .globl _start
@@ -12,6 +13,8 @@ _start:
     la gp, __global_pointer$
     .option pop
     csrr a0, mhartid
+    li t0, VIRT_HARTS
+    bgeu a0, t0, 2f
     la sp, __stack
     li t0, VIRT_STACK_BYTES
     mul t1, t0, a0
@@ -22,10 +25,11 @@ _start:
     la t0, virt_trap_entry
     csrw mtvec, t0
     bnez a0, 1f
-    call virt_boot_controller
+    call virt_boot_controller   /* (hart id, device tree); does not return */
 1:  call virt_boot_worker
-2:  wfi
-    j 2b
+2:  csrw mie, zero
+3:  wfi
+    j 3b
 
     .align 4
     .globl virt_trap_entry
@@ -34,4 +38,4 @@ virt_trap_entry:
     csrr a1, mepc
     csrr a2, mtval
     call virt_trap
-3:  j 3b
+4:  j 4b

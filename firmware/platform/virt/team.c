@@ -1,5 +1,15 @@
-/* Team fork and barrier for harts 1..PLAT_MAX_CORES, driven by hart 0. */
-#include "../platform.h"
+/*
+ * Team fork and barrier for the worker harts 1..n, driven by hart 0, and the accounting of
+ * instructions per core and per phase. Waiting harts sleep in WFI (virt_wait_*).
+ *
+ * Parallel mode (default): every core runs freely between barriers.
+ * Serial mode (boot argument "icount", see virt.h): the cores take turns. Core k runs until it
+ * reaches a barrier (or the end of the job), then hands the turn to core k+1; the turn goes
+ * round, so core k runs again only after every core has reached the barrier. As every core
+ * runs the same barriers and its share of the work is fixed, each core executes exactly the
+ * instructions it executes in parallel mode; and since only one hart runs at a time, the global
+ * instruction counter's advance while core k holds the turn is core k's own count.
+ */
 #include "virt.h"
 
 static struct {
@@ -8,6 +18,7 @@ static struct {
     int n;
 } job;
 static volatile uint32_t job_gen, job_done, bar_count, bar_gen;
+static volatile uint32_t turn;   /* serial mode: the team core that may run */
 static uint64_t busy[VIRT_HARTS], awake_since[VIRT_HARTS];
 
 /* Phase log of the last fork: a phase is the code between two team barriers. end[k] is the
@@ -51,7 +62,8 @@ int virt_phases(uint32_t *total, uint32_t *busiest, int max)
     int n = (int)phase_log.n < max ? (int)phase_log.n : max;
     for (int i = 0; i < n; i++) {
         uint64_t from = i ? phase_log.end[i - 1] : phase_log.start;
-        total[i] = (uint32_t)(phase_log.end[i] - from);
+        uint64_t t = phase_log.end[i] - from;
+        total[i] = t > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)t;
         busiest[i] = phase_log.busiest[i];
     }
     return n;
@@ -73,25 +85,52 @@ uint64_t virt_busy(int hart)
     return busy[hart];
 }
 
+static void sleep_begin(int h) { busy[h] += plat_cycles() - awake_since[h]; }
+static void sleep_end(int h) { awake_since[h] = plat_cycles(); }
+
 void virt_wait_change(volatile uint32_t *word, uint32_t old)
 {
     int h = virt_hart_id();
-    busy[h] += plat_cycles() - awake_since[h];
+    sleep_begin(h);
     for (;;) {
         virt_clear_wake();
         if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != old)
             break;
         __asm__ volatile("wfi");
     }
-    awake_since[h] = plat_cycles();
+    sleep_end(h);
+}
+
+void virt_wait_value(volatile uint32_t *word, uint32_t want)
+{
+    int h = virt_hart_id();
+    sleep_begin(h);
+    for (;;) {
+        virt_clear_wake();
+        if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == want)
+            break;
+        __asm__ volatile("wfi");
+    }
+    sleep_end(h);
+}
+
+/* serial mode: give the turn to the next core of the team */
+static void pass_turn(int core, int n)
+{
+    int next = core + 1 < n ? core + 1 : 0;
+    __atomic_store_n(&turn, (uint32_t)next, __ATOMIC_SEQ_CST);
+    virt_wake(next + 1);
 }
 
 void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
 {
-    if (n < 1)
-        n = 1;
-    if (n > PLAT_MAX_CORES)
-        n = PLAT_MAX_CORES;
+    int workers = virt_workers();
+    if (n > workers)
+        n = workers;
+    if (n < 1) {   /* no worker hart: the controller runs the job alone */
+        fn(arg);
+        return;
+    }
     job.fn = fn;
     job.arg = arg;
     job.n = n;
@@ -99,16 +138,15 @@ void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
     for (int k = 0; k < VIRT_MAX_PHASES; k++)
         phase_log.busiest[k] = 0;
     phase_log.start = plat_cycles();
+    __atomic_store_n(&turn, 0u, __ATOMIC_SEQ_CST);
     __atomic_store_n(&job_done, 0u, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&job_gen, 1u, __ATOMIC_SEQ_CST);
-    for (int h = 1; h <= n; h++)
-        virt_wake(h);
-    for (;;) {
-        virt_clear_wake();
-        if (__atomic_load_n(&job_done, __ATOMIC_SEQ_CST) == (uint32_t)n)
-            break;
-        __asm__ volatile("wfi");
-    }
+    if (virt_boot.icount)
+        virt_wake(1);
+    else
+        for (int h = 1; h <= n; h++)
+            virt_wake(h);
+    virt_wait_value(&job_done, (uint32_t)n);
 }
 
 void plat_team_barrier(void)
@@ -116,40 +154,52 @@ void plat_team_barrier(void)
     int n = plat_num_cores();
     if (n <= 1)
         return;
-    int self = virt_hart_id();
+    int self = virt_hart_id(), core = self - 1;
     uint32_t gen = __atomic_load_n(&bar_gen, __ATOMIC_SEQ_CST);
     uint64_t now = plat_cycles();
     phase_note(self, now);
-    if (__atomic_add_fetch(&bar_count, 1u, __ATOMIC_SEQ_CST) == (uint32_t)n) {
+    int last = __atomic_add_fetch(&bar_count, 1u, __ATOMIC_SEQ_CST) == (uint32_t)n;
+    if (last) {
         phase_close(now);
-        phase_start[self] = now;
         __atomic_store_n(&bar_count, 0u, __ATOMIC_SEQ_CST);
         __atomic_store_n(&bar_gen, gen + 1, __ATOMIC_SEQ_CST);
+    }
+    if (virt_boot.icount) {
+        pass_turn(core, n);
+        virt_wait_value(&turn, (uint32_t)core);
+    } else if (last) {
         for (int h = 1; h <= n; h++)
             if (h != self)
                 virt_wake(h);
-        return;
+    } else {
+        virt_wait_change(&bar_gen, gen);
     }
-    virt_wait_change(&bar_gen, gen);
     phase_start[self] = plat_cycles();
 }
 
 void virt_worker_loop(int hart)
 {
     uint32_t seen = 0;
+    int core = hart - 1;
     awake_since[hart] = plat_cycles();
     for (;;) {
         virt_wait_change(&job_gen, seen);
         seen = __atomic_load_n(&job_gen, __ATOMIC_SEQ_CST);
-        if (hart - 1 < job.n) {
-            phase_start[hart] = plat_cycles();
-            job.fn(job.arg);
-            uint64_t now = plat_cycles();
-            phase_note(hart, now);
-            if (__atomic_add_fetch(&job_done, 1u, __ATOMIC_SEQ_CST) == (uint32_t)job.n) {
-                phase_close(now);
-                virt_wake(0);
-            }
-        }
+        int n = job.n;
+        if (core >= n)
+            continue;
+        if (virt_boot.icount)
+            virt_wait_value(&turn, (uint32_t)core);
+        phase_start[hart] = plat_cycles();
+        job.fn(job.arg);
+        uint64_t now = plat_cycles();
+        phase_note(hart, now);
+        int last = __atomic_add_fetch(&job_done, 1u, __ATOMIC_SEQ_CST) == (uint32_t)n;
+        if (last)
+            phase_close(now);
+        if (virt_boot.icount && !last)
+            pass_turn(core, n);
+        if (last)
+            virt_wake(0);
     }
 }
