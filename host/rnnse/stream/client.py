@@ -14,6 +14,7 @@ import dataclasses
 import os
 import random
 import select
+import socket
 import time
 
 import numpy as np
@@ -61,6 +62,26 @@ class StreamResult:
     masks: np.ndarray | None = None
 
 
+def _no_delay(fd: int) -> None:
+    """TCP ports (socket://): send small frames at once (no Nagle delay); other ports: nothing."""
+    try:
+        dup = os.dup(fd)
+    except OSError:
+        return
+    try:
+        s = socket.socket(fileno=dup)
+    except OSError:
+        os.close(dup)
+        return
+    try:
+        if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
 class Link:
     """Frames over a pyserial port with bounded reads."""
 
@@ -76,6 +97,8 @@ class Link:
             self._fd = port.fileno()
         except (AttributeError, OSError, ValueError):
             self._fd = None
+        if self._fd is not None:
+            _no_delay(self._fd)
 
     def write(self, data: bytes) -> None:
         try:

@@ -13,6 +13,7 @@ Frame, little-endian::
 """
 from __future__ import annotations
 
+import binascii
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -69,7 +70,13 @@ def seq_behind(a: int, b: int) -> int:
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF); crc16(b"123456789") == 0x29B1."""
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection); crc16(b"123456789") == 0x29B1.
+    binascii.crc_hqx is this CRC with the initial value given."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def crc16_bitwise(data: bytes) -> int:
+    """The same CRC bit by bit, as firmware/app/proto_crc16.c computes it (for the tests)."""
     crc = 0xFFFF
     for byte in data:
         crc ^= byte << 8
