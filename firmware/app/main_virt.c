@@ -3,7 +3,8 @@
  * of worker harts (as many as QEMU -smp gives beyond hart 0, at most PLAT_MAX_CORES) for the
  * network. Per-frame costs are instructions with the boot argument "icount" (QEMU -icount
  * shift=0 -append icount), else nanoseconds of host time. main's return value ends QEMU through
- * the test device: 0 after BYE, 3 when the network cannot start (after an ERROR message).
+ * the test device: 0 after BYE, VIRT_EXIT_NET when the network cannot start (after an ERROR
+ * message).
  */
 #include "../platform/platform.h"
 #include "../platform/virt/virt.h"
@@ -46,7 +47,7 @@ int main(void)
     int rc = app_init(&app, &io, "virt", cores, virt_boot.icount ? APP_COUNTER_INSTRUCTIONS : APP_COUNTER_NS);
     if (rc != 0) {
         app_send_error(&app, PROTO_SEQ_NONE, PROTO_E_NET, 0, app_net_strerror(rc));
-        return 3;
+        return VIRT_EXIT_NET;
     }
-    return app_serve(&app) == 1 ? 0 : 4;
+    return app_serve(&app) == 1 ? 0 : VIRT_EXIT_CLOSED;
 }

@@ -19,7 +19,7 @@ enum { MIE_MSIE = 1u << 3 };
 static void setup_tls(int hart)
 {
     if (_tls_size() > VIRT_TLS_BYTES)
-        virt_exit(0x7F);
+        virt_exit(VIRT_EXIT_TLS);
     _init_tls(tls_blocks[hart]);
     _set_tls(tls_blocks[hart]);
 }
@@ -36,7 +36,7 @@ void virt_boot_controller(int hart, const void *fdt)
     memset(__bss_start, 0, (size_t)(uintptr_t)__bss_size);
     setup_tls(0);
     if (virt_fdt_scan(fdt, &virt_boot) != 0)
-        virt_exit(0x7E);
+        virt_exit(VIRT_EXIT_FDT);
     __asm__ volatile("csrs mie, %0" ::"r"(MIE_MSIE));   /* the team's completion wake-up ends WFI */
     __atomic_store_n(&virt_booted, 1u, __ATOMIC_SEQ_CST);
     for (int h = 1; h < virt_boot.harts; h++)
@@ -64,5 +64,5 @@ void virt_trap(uint32_t cause, uint32_t epc, uint32_t tval)
 {
     (void)epc;
     (void)tval;
-    virt_exit(0x100 | (int)(cause & 0xFF));
+    virt_exit(VIRT_EXIT_TRAP + (int)(cause & 0x3Fu));
 }

@@ -40,6 +40,13 @@
 #define VIRT_TLS_BYTES 256
 #define VIRT_MAX_PHASES 24
 
+/* QEMU's exit status (the test device's fail code; 0 = pass) */
+#define VIRT_EXIT_NET 3         /* main: the network could not start (an ERROR message says why) */
+#define VIRT_EXIT_CLOSED 4      /* main: the stream ended without BYE */
+#define VIRT_EXIT_TRAP 64       /* + mcause (0..15): an exception */
+#define VIRT_EXIT_FDT 126       /* no usable device tree in a1 */
+#define VIRT_EXIT_TLS 127       /* thread-local storage larger than VIRT_TLS_BYTES */
+
 #ifndef __ASSEMBLER__
 /* what the device tree told the controller at boot */
 typedef struct virt_boot {
