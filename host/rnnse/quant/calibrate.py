@@ -7,6 +7,7 @@ pre-activations and (LSTM) its cell state.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -28,17 +29,23 @@ def _sig(v):
 
 
 def stream_float(params: dict, config: dict, mags: np.ndarray, record: dict | None = None):
-    """Run the float network over one clip's magnitudes (T, n_bins), frame by frame.
+    """Run the float network over one clip's magnitudes (T, n_bins) frame by frame, or over B
+    clips of equal length side by side (T, B, n_bins).
 
-    Returns the masks (T, n_bins). If ``record`` is a dict, appends the recorded tensors to its
-    lists: "input", "fc_in", "rnn{i}.x", "rnn{i}.pre", "rnn{i}.c", "rnn{i}.h", "fc_mid", "fc_out".
+    Returns the masks (same shape as ``mags``). If ``record`` is a dict, appends the recorded
+    tensors to its lists: "input", "fc_in", "rnn{i}.x", "rnn{i}.pre", "rnn{i}.c", "rnn{i}.h",
+    "fc_mid", "fc_out" (each (T, [B,] width)).
     """
     mags = np.asarray(mags, dtype=np.float64)
+    single = mags.ndim == 2
+    if single:
+        mags = mags[:, None, :]
     H, cell = config["hidden"], config["cell"]
+    T, B = mags.shape[:2]
 
     def rec(name, v):
         if record is not None:
-            record.setdefault(name, []).append(np.asarray(v, dtype=np.float32))
+            record.setdefault(name, []).append(np.asarray(v[:, 0] if single else v, dtype=np.float32))
 
     rec("input", mags)
     x = np.maximum(mags @ params["fc_in.weight"].T + params["fc_in.bias"], 0.0)
@@ -47,30 +54,32 @@ def stream_float(params: dict, config: dict, mags: np.ndarray, record: dict | No
         pre = f"rnns.{li}."
         w_ih, w_hh = params[pre + "weight_ih_l0"], params[pre + "weight_hh_l0"]
         b_ih, b_hh = params[pre + "bias_ih_l0"], params[pre + "bias_hh_l0"]
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         rec(f"rnn{li}.x", x)
         xp = x @ w_ih.T + b_ih
-        T = x.shape[0]
-        hs = np.empty((T, H))
-        pres = np.empty((T, w_ih.shape[0]))
-        h = np.zeros(H)
+        hs = np.empty((T, B, H))
+        pres = np.empty((T, B, w_ih.shape[0]))
+        h = np.zeros((B, H))
         if cell == "lstm":
-            c = np.zeros(H)
-            cs = np.empty((T, H))
+            c = np.zeros((B, H))
+            cs = np.empty((T, B, H))
             for t in range(T):
-                p = xp[t] + h @ w_hh.T + b_hh
+                p = xp[t] + np.einsum("bk,kn->bn", h, w_hh_t) + b_hh
                 pres[t] = p
-                i, f, g, o = _sig(p[:H]), _sig(p[H:2 * H]), np.tanh(p[2 * H:3 * H]), _sig(p[3 * H:])
+                i, f = _sig(p[:, :H]), _sig(p[:, H:2 * H])
+                g, o = np.tanh(p[:, 2 * H:3 * H]), _sig(p[:, 3 * H:])
                 c = f * c + i * g
                 h = o * np.tanh(c)
                 cs[t], hs[t] = c, h
             rec(f"rnn{li}.c", cs)
         else:
             for t in range(T):
-                hp = h @ w_hh.T + b_hh
-                r = _sig(xp[t, :H] + hp[:H])
-                z = _sig(xp[t, H:2 * H] + hp[H:2 * H])
-                npre = xp[t, 2 * H:] + r * hp[2 * H:]
-                pres[t] = np.concatenate([xp[t, :2 * H] + hp[:2 * H], npre])
+                hp = np.einsum("bk,kn->bn", h, w_hh_t) + b_hh
+                r = _sig(xp[t, :, :H] + hp[:, :H])
+                z = _sig(xp[t, :, H:2 * H] + hp[:, H:2 * H])
+                npre = xp[t, :, 2 * H:] + r * hp[:, 2 * H:]
+                pres[t, :, :2 * H] = xp[t, :, :2 * H] + hp[:, :2 * H]
+                pres[t, :, 2 * H:] = npre
                 h = (1.0 - z) * np.tanh(npre) + z * h
                 hs[t] = h
         rec(f"rnn{li}.pre", pres)
@@ -80,18 +89,49 @@ def stream_float(params: dict, config: dict, mags: np.ndarray, record: dict | No
     rec("fc_mid", x)
     v = x @ params["fc_out.weight"].T + params["fc_out.bias"]
     rec("fc_out", v)
-    return _sig(v)
+    m = _sig(v)
+    return m[:, 0] if single else m
 
 
-def record_ranges(model, mags_list) -> dict:
-    """Stream every clip (states reset per clip); returns {tensor name: 1-D float32 values}."""
+@dataclasses.dataclass
+class Calibration:
+    """What calibration recorded: every value of every tensor (``values[name]``, 1-D float32)
+    and the per-feature means (``means[name]``, averaged over all frames of all clips)."""
+    values: dict
+    means: dict
+    n_clips: int
+    n_frames: int
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+
+def record_ranges(model, mags_list, batch: int = 16) -> Calibration:
+    """Stream every clip (states start at zero per clip; clips of equal length run side by side)
+    and collect what every quantized tensor took."""
     params = float_params(model)
-    import dataclasses
     config = dataclasses.asdict(model.config)
     record: dict = {}
-    for mags in mags_list:
-        stream_float(params, config, mags, record)
-    return {k: np.concatenate([a.ravel() for a in v]) for k, v in record.items()}
+    by_len: dict = {}
+    for m in mags_list:
+        m = np.asarray(m)
+        if m.ndim != 2 or m.shape[1] != config["n_bins"] or len(m) == 0:
+            raise ValueError(f"calibration magnitudes must have shape (frames, {config['n_bins']}), "
+                             f"got {m.shape}")
+        if not np.all(np.isfinite(m)):
+            raise ValueError("calibration magnitudes must be finite")
+        by_len.setdefault(len(m), []).append(m)
+    if not by_len:
+        raise ValueError("no calibration data given")
+    for T in sorted(by_len):
+        group = by_len[T]
+        for s in range(0, len(group), batch):
+            stream_float(params, config, np.stack(group[s:s + batch], axis=1), record)
+    values = {k: np.concatenate([a.ravel() for a in v]) for k, v in record.items()}
+    means = {k: np.concatenate([a.reshape(-1, a.shape[-1]) for a in v]).mean(axis=0, dtype=np.float64)
+             for k, v in record.items()}
+    n_frames = sum(len(m) for g in by_len.values() for m in g)
+    return Calibration(values, means, sum(len(g) for g in by_len.values()), n_frames)
 
 
 def choose_clip(values, method: str = "minmax", n_levels: int = 127, percentile: float = 99.99,

@@ -10,6 +10,13 @@ from .qmodel import SCHEMES
 
 
 def register(sub) -> None:
+    from . import ablation
+
+    _register_quantize(sub)
+    ablation.register(sub)
+
+
+def _register_quantize(sub) -> None:
     p = sub.add_parser("quantize", help="quantize a checkpoint (fp16, mixed, mixed+, int8, int8+) "
                                         "into a golden-model file")
     p.add_argument("checkpoint", help="model directory (with model.pt) or checkpoint file")

@@ -44,7 +44,7 @@ def _matmul_t(x, w) -> np.ndarray:
     a few (per-frame calls are too small for BLAS threads, which then only contend)."""
     if x.ndim == 1 or x.size <= 16 * x.shape[-1]:
         return np.einsum("...k,nk->...n", x, w)
-    return x @ w.T
+    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
 
 
 def _cached(key, make) -> np.ndarray:
@@ -109,9 +109,12 @@ def _recurrent_weights(w_hh, accum, w_hh_t=None):
 
 
 def _frame_dot(h, w_t, dtype=np.float32) -> np.ndarray:
-    """One frame's recurrent products h (B, H) @ w_t (H, N), in ``dtype``. numpy's own loop
-    (einsum), not BLAS: a call per frame is too small for BLAS threads, which only contend."""
-    return np.einsum("bk,kn->bn", np.asarray(h, dtype=dtype), w_t)
+    """One frame's recurrent products h (B, H) @ w_t (H, N), in ``dtype``: numpy's own loop
+    (einsum) for a few streams, where BLAS threads would only contend; BLAS for many."""
+    h = np.asarray(h, dtype=dtype)
+    if h.shape[0] <= 4:
+        return np.einsum("bk,kn->bn", h, w_t)
+    return h @ w_t
 
 
 def _sigmoid32(v):
@@ -432,10 +435,11 @@ class GoldenModel:
 
     __call__ = run
 
-    def run_many(self, mags_list, batch: int = 64) -> list:
-        """Several independent clips [(T_i, n_bins), ...] -> their masks, each computed exactly as
-        ``run`` would: clips run side by side as a batch of streams (shorter ones padded at the
-        end, which cannot change their earlier frames)."""
+    def run_many(self, mags_list, batch: int = 4) -> list:
+        """Several independent clips [(T_i, n_bins), ...] -> their masks: clips run side by side
+        as a batch of streams (shorter ones padded at the end, which cannot change their earlier
+        frames). INT8 layers give exactly what ``run`` gives; FP16 sums may be ordered
+        differently (within the spec's tolerance)."""
         mags_list = [np.asarray(m, dtype=np.float32) for m in mags_list]
         out: list = [None] * len(mags_list)
         order = sorted(range(len(mags_list)), key=lambda i: len(mags_list[i]))

@@ -1,4 +1,22 @@
-"""Post-training quantization of an SEModel into a QuantizedModel (see docs/numerics.md)."""
+"""Post-training quantization of an SEModel into a QuantizedModel (see docs/numerics.md).
+
+Every scheme is a set of design choices (``SCHEME_OPTIONS``); ``quantize(..., **overrides)``
+changes single ones, which is how the ablation (``rnnse quant-ablation``) measures each choice.
+
+Choices:
+  fc_w, rnn_w   weight scale granularity: "tensor", "gate" (one per gate block) or "row"
+  w_clip        weight clipping range per scale group: "max" (max |w|) or "mse" (the range that
+                minimises the squared rounding + clipping error of the group's weights)
+  c_bits        LSTM cell state int8 or int16
+  table_mode    "nearest" or "linear" sigmoid/tanh lookup
+  method        activation range estimator (minmax, percentile, mse, meanstd) of the int8
+                activations: the first recurrent layer's input and the int8 FC outputs
+  in_method     the same for the network input of the all-int8 schemes (None: ``method``)
+  c_method      the same for an int8 cell state (None: ``method``)
+  c_headroom    int16 cell state: scale = c_headroom * max |c| / 32767
+  bias_corr     fold the mean weight-quantization error (W_q - W) E[x] of every int8 layer into
+                its bias (E[x]: per-feature means of the layer's inputs in calibration)
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -9,72 +27,111 @@ from . import calibrate, fixed
 from .fixed import H_FRAC, Q_PRE, quantize_multipliers, to_fp16
 from .qmodel import SCHEMES, Layer, QuantizedModel
 
-# the design choices of every scheme; quantize(..., **overrides) changes single ones
+# the design choices of every scheme (docs/numerics.md, "Network and schemes")
 SCHEME_OPTIONS = {
     "fp16":   dict(fc_prec="fp16", rnn_prec="fp16"),
     "mixed":  dict(fc_prec="fp16", rnn_prec="int8", rnn_w="gate", c_bits=8, table_mode="nearest",
                    method="minmax"),
     "mixed+": dict(fc_prec="fp16", rnn_prec="int8", rnn_w="row", c_bits=16, table_mode="linear",
-                   method="mse"),
+                   method="mse", bias_corr=True),
     "int8":   dict(fc_prec="int8", rnn_prec="int8", fc_w="tensor", rnn_w="gate", c_bits=8,
                    table_mode="nearest", method="minmax"),
     "int8+":  dict(fc_prec="int8", rnn_prec="int8", fc_w="row", rnn_w="row", c_bits=16,
-                   table_mode="linear", method="mse"),
+                   table_mode="linear", method="mse", bias_corr=True),
 }
-DEFAULTS = dict(fc_w="tensor", rnn_w="gate", c_bits=8, table_mode="nearest", method="minmax",
-                c_method=None, c_headroom=2.0, percentile=99.99)
+DEFAULTS = dict(fc_w="tensor", rnn_w="gate", w_clip="max", c_bits=8, table_mode="nearest",
+                method="minmax", in_method=None, c_method=None, c_headroom=2.0, percentile=99.99,
+                bias_corr=False)
 WEIGHT_GRANULARITIES = ("tensor", "gate", "row")
+WEIGHT_CLIPS = ("max", "mse")
 
 
 def scheme_options(scheme: str, **overrides) -> dict:
+    """The scheme's design choices with ``overrides`` applied (None leaves a choice alone)."""
     if scheme not in SCHEME_OPTIONS:
         raise ValueError(f"unknown scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
     opts = {**DEFAULTS, **SCHEME_OPTIONS[scheme]}
     for k, v in overrides.items():
-        if k not in opts:
-            raise ValueError(f"unknown quantization option {k!r}")
+        if k not in opts or k in ("fc_prec", "rnn_prec"):
+            raise ValueError(f"unknown quantization option {k!r}: expected one of "
+                             f"{', '.join(sorted(DEFAULTS))}")
         if v is not None:
             opts[k] = v
-    if opts["method"] not in calibrate.METHODS:
-        raise ValueError(f"unknown calibration method {opts['method']!r}: expected one of "
-                         f"{', '.join(calibrate.METHODS)}")
+    for k in ("method", "in_method", "c_method"):
+        if opts[k] is not None and opts[k] not in calibrate.METHODS:
+            raise ValueError(f"unknown calibration method {opts[k]!r} for {k}: expected one of "
+                             f"{', '.join(calibrate.METHODS)}")
     if opts["table_mode"] not in fixed.TABLE_MODES:
-        raise ValueError(f"unknown table mode {opts['table_mode']!r}")
+        raise ValueError(f"unknown table mode {opts['table_mode']!r}: expected one of "
+                         f"{', '.join(fixed.TABLE_MODES)}")
     if opts["c_bits"] not in (8, 16):
         raise ValueError(f"c_bits must be 8 or 16, got {opts['c_bits']}")
     for k in ("fc_w", "rnn_w"):
         if opts[k] not in WEIGHT_GRANULARITIES:
-            raise ValueError(f"{k} must be one of {WEIGHT_GRANULARITIES}, got {opts[k]!r}")
+            raise ValueError(f"{k} must be one of {', '.join(WEIGHT_GRANULARITIES)}, got {opts[k]!r}")
+    if opts["w_clip"] not in WEIGHT_CLIPS:
+        raise ValueError(f"w_clip must be one of {', '.join(WEIGHT_CLIPS)}, got {opts['w_clip']!r}")
+    if not (isinstance(opts["bias_corr"], bool)):
+        raise ValueError(f"bias_corr must be true or false, got {opts['bias_corr']!r}")
+    if not 1.0 <= float(opts["c_headroom"]) <= 64.0:
+        raise ValueError(f"c_headroom must be in [1, 64], got {opts['c_headroom']}")
+    if not 50.0 <= float(opts["percentile"]) <= 100.0:
+        raise ValueError(f"percentile must be in [50, 100], got {opts['percentile']}")
     return opts
 
 
 # ---------------------------------------------------------------------------------------------
 # weight and bias quantization
 
-def quantize_weights(w: np.ndarray, granularity: str, gates: int = 1):
+def _mse_clip(w: np.ndarray, amax: float) -> float:
+    """The clipping magnitude in [amax/2, amax] minimising sum (w - dequant(quant(w)))^2."""
+    best, best_err = amax, np.inf
+    for frac in np.linspace(0.5, 1.0, 26):
+        s = amax * frac / 127.0
+        err = float(np.sum((np.clip(np.rint(w / s), -127, 127) * s - w) ** 2))
+        if err < best_err:
+            best, best_err = amax * frac, err
+    return best
+
+
+def quantize_weights(w: np.ndarray, granularity: str, gates: int = 1, clip: str = "max"):
     """Symmetric int8 weights: (int8 [N, K], per-row scale float64 [N]).
 
     granularity 'tensor': one scale; 'gate': one per block of N/gates rows; 'row': one per row.
+    clip 'max': s = max|w| / 127 over the group; 'mse': the group's MSE-optimal clipping range.
     """
     w = np.asarray(w, dtype=np.float64)
-    a = np.abs(w).max(axis=1)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be a matrix, got shape {w.shape}")
+    N = w.shape[0]
     if granularity == "tensor":
-        a = np.full_like(a, a.max())
+        groups = [np.arange(N)]
     elif granularity == "gate":
-        a = np.repeat(a.reshape(gates, -1).max(axis=1), w.shape[0] // gates)
-    elif granularity != "row":
+        if N % gates:
+            raise ValueError(f"{N} rows do not split into {gates} gate blocks")
+        groups = np.arange(N).reshape(gates, -1)
+    elif granularity == "row":
+        groups = np.arange(N)[:, None]
+    else:
         raise ValueError(f"unknown weight granularity {granularity!r}")
+    if clip not in WEIGHT_CLIPS:
+        raise ValueError(f"unknown weight clipping {clip!r}")
+    a = np.empty(N)
+    for g in groups:
+        amax = float(np.abs(w[g]).max()) if w[g].size else 0.0
+        a[g] = _mse_clip(w[g], amax) if clip == "mse" and amax > 0 else amax
     s = np.where(a > 0, a / 127.0, 1.0)
     q = np.clip(np.rint(w / s[:, None]), -127, 127).astype(np.int8)
     return q, s
 
 
 def quantize_bias(b: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """int32 bias at ``scale`` (per row): round half to even, clamped to [-2^30, 2^30]."""
     return np.clip(np.rint(np.asarray(b, np.float64) / scale), -(1 << 30), 1 << 30).astype(np.int32)
 
 
-def _mults(scales):
-    return quantize_multipliers(scales)
+def _dq(q, s):
+    return q.astype(np.float64) * s[:, None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,13 +141,17 @@ def _fc_fp16(name, w, b, act):
     return Layer("fc", name, "fp16", {"w": to_fp16(w), "b": to_fp16(b)}, {"act": act})
 
 
-def _fc_int8(name, w, b, act, s_x, s_y, gran, table_mode):
-    wq, sw = quantize_weights(w, gran)
-    m, s = _mults(s_x * sw / s_y)
+def _fc_int8(name, w, b, act, s_x, s_y, opts, x_mean=None):
+    wq, sw = quantize_weights(w, opts["fc_w"], 1, opts["w_clip"])
+    b = np.asarray(b, np.float64)
+    if opts["bias_corr"] and x_mean is not None:
+        b = b - (_dq(wq, sw) - w) @ x_mean
+    m, s = quantize_multipliers(s_x * sw / s_y)
     return Layer("fc", name, "int8",
                  {"w": wq, "b": quantize_bias(b, s_x * sw), "mult": m, "shift": s,
                   "w_scale": sw.astype(np.float32)},
-                 {"act": act, "table_mode": table_mode, "in_scale": float(s_x), "out_scale": float(s_y)})
+                 {"act": act, "table_mode": opts["table_mode"], "in_scale": float(s_x),
+                  "out_scale": float(s_y)})
 
 
 def _rnn_fp16(name, cell, P, pre, H):
@@ -105,15 +166,18 @@ def _rnn_fp16(name, cell, P, pre, H):
     return Layer(cell, name, "fp16", arrays, {})
 
 
-def _rnn_int8(name, cell, P, pre, H, s_x, s_c, opts):
+def _rnn_int8(name, cell, P, pre, H, s_x, s_c, opts, x_mean=None, h_mean=None):
     gates = 4 if cell == "lstm" else 3
     w_ih, w_hh = P[pre + "weight_ih_l0"], P[pre + "weight_hh_l0"]
-    b_ih, b_hh = P[pre + "bias_ih_l0"], P[pre + "bias_hh_l0"]
-    qih, sih = quantize_weights(w_ih, opts["rnn_w"], gates)
-    qhh, shh = quantize_weights(w_hh, opts["rnn_w"], gates)
+    b_ih, b_hh = P[pre + "bias_ih_l0"].copy(), P[pre + "bias_hh_l0"].copy()
+    qih, sih = quantize_weights(w_ih, opts["rnn_w"], gates, opts["w_clip"])
+    qhh, shh = quantize_weights(w_hh, opts["rnn_w"], gates, opts["w_clip"])
+    if opts["bias_corr"] and x_mean is not None and h_mean is not None:
+        b_ih -= (_dq(qih, sih) - w_ih) @ x_mean      # GRU: b_hn takes the h part of gate n,
+        b_hh -= (_dq(qhh, shh) - w_hh) @ h_mean      # which r multiplies; every other gate sums
     s_h = 2.0 ** -H_FRAC
-    mx, sx = _mults(s_x * sih * 2.0 ** Q_PRE)
-    mh, sh = _mults(s_h * shh * 2.0 ** Q_PRE)
+    mx, sx = quantize_multipliers(s_x * sih * 2.0 ** Q_PRE)
+    mh, sh = quantize_multipliers(s_h * shh * 2.0 ** Q_PRE)
     arrays = {"w_ih": qih, "w_hh": qhh, "mult_x": mx, "shift_x": sx, "mult_h": mh, "shift_h": sh,
               "w_scale_ih": sih.astype(np.float32), "w_scale_hh": shh.astype(np.float32)}
     attrs = {"table_mode": opts["table_mode"], "in_scale": float(s_x), "h_scale": s_h}
@@ -139,14 +203,28 @@ def check_finite(model) -> None:
             raise ValueError(f"model parameter {k} holds non-finite values (NaN or inf)")
 
 
+def calibrate_model(model, calib_clips=None, n_calib: int = 16, calib_mags=None):
+    """Run calibration once (the result can be passed to several ``quantize`` calls)."""
+    if calib_mags is None:
+        if calib_clips is None:
+            raise ValueError("calibration needs data: clips or magnitudes")
+        clips = calibrate.load_calib_clips(calib_clips, n_calib)
+        calib_mags = calibrate.clips_to_mags(clips)
+    calib_mags = list(calib_mags)[:n_calib]
+    if not calib_mags:
+        raise ValueError("no calibration data given")
+    return calibrate.record_ranges(model, calib_mags)
+
+
 def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: str | None = None,
-             calib_mags=None, **overrides) -> QuantizedModel:
+             calib_mags=None, calibration=None, **overrides) -> QuantizedModel:
     """Quantize a float SEModel.
 
-    calib_clips: calibration signals (anything ``calibrate.load_calib_clips`` accepts: float32
-    arrays, wav paths, a folder); or calib_mags: precomputed magnitudes [(T, 257), ...].
+    Calibration data, one of: ``calib_clips`` (anything ``calibrate.load_calib_clips`` accepts:
+    float32 arrays, wav paths, a folder, a corpus root), ``calib_mags`` (magnitudes
+    [(T, 257), ...]) or ``calibration`` (a ``calibrate_model`` result for this model).
     method: range estimator for activations (minmax, percentile, mse, meanstd); the scheme's
-    default if None. overrides: single design choices (see SCHEME_OPTIONS / DEFAULTS).
+    default if None. overrides: single design choices (see the module doc).
     """
     opts = scheme_options(scheme, method=method, **overrides)
     check_finite(model)
@@ -162,42 +240,36 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
                    _fc_fp16("fc_out", P["fc_out.weight"], P["fc_out.bias"], "sigmoid")]
         return QuantizedModel(scheme, config, layers, {}, info)
 
-    # calibration
-    if calib_mags is None:
-        if calib_clips is None:
-            raise ValueError(f"scheme {scheme} needs calibration data (clips or magnitudes)")
-        clips = calibrate.load_calib_clips(calib_clips, n_calib)
-        calib_mags = calibrate.clips_to_mags(clips)
-    calib_mags = list(calib_mags)[:n_calib]
-    if not calib_mags:
-        raise ValueError("no calibration data given")
-    rec = calibrate.record_ranges(model, calib_mags)
+    if calibration is None:
+        calibration = calibrate_model(model, calib_clips, n_calib, calib_mags)
+    rec = calibration
 
-    def clip(name, n_levels=127, m=None):
+    def clip(name, m=None, n_levels=127):
         return calibrate.choose_clip(rec[name], m or opts["method"], n_levels, opts["percentile"])
 
-    ranges = {k: float(np.abs(v).max()) for k, v in rec.items()}
-    info.update(n_calib=len(calib_mags), calib_frames=int(sum(len(m) for m in calib_mags)),
-                max_abs=ranges,
-                pre_clipped_fraction={k: float(np.mean(np.abs(v) >= 8.0)) for k, v in rec.items()
-                                      if k.endswith(".pre")})
+    info.update(n_calib=calibration.n_clips, calib_frames=calibration.n_frames,
+                max_abs={k: float(np.abs(v).max()) for k, v in rec.values.items()},
+                pre_clipped_fraction={k: float(np.mean(np.abs(v) >= 8.0))
+                                      for k, v in rec.values.items() if k.endswith(".pre")})
     scales = {}
+    means = rec.means if opts["bias_corr"] else {}
 
     def c_scale(li):
         name = f"rnn{li}.c"
         if opts["c_bits"] == 16:
-            return opts["c_headroom"] * clip(name, 32767, "minmax") / 32767
-        return clip(name, 127, opts["c_method"]) / 127
+            return opts["c_headroom"] * clip(name, "minmax", 32767) / 32767
+        return clip(name, opts["c_method"]) / 127
 
+    s_h = 2.0 ** -H_FRAC
     rnn_layers = []
     for li in range(n_rnn):
-        s_x = clip("rnn0.x") / 127 if li == 0 else 2.0 ** -H_FRAC
+        s_x = clip("rnn0.x") / 127 if li == 0 else s_h
         s_c = c_scale(li) if cell == "lstm" else None
         scales[f"rnn{li}.x"] = s_x
         if s_c is not None:
             scales[f"rnn{li}.c"] = s_c
-        rnn_layers.append(_rnn_int8(f"rnn{li}", cell, P, f"rnns.{li}.", H, s_x, s_c, opts))
-    s_h = 2.0 ** -H_FRAC
+        rnn_layers.append(_rnn_int8(f"rnn{li}", cell, P, f"rnns.{li}.", H, s_x, s_c, opts,
+                                    means.get(f"rnn{li}.x"), means.get(f"rnn{li}.h")))
     tables = {"sigmoid": fixed.SIGMOID_TABLE.copy(), "tanh": fixed.TANH_TABLE.copy()}
 
     if opts["fc_prec"] == "fp16":
@@ -209,17 +281,17 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
                   _fc_fp16("fc_mid", P["fc_mid.weight"], P["fc_mid.bias"], "relu"),
                   _fc_fp16("fc_out", P["fc_out.weight"], P["fc_out.bias"], "sigmoid")]
     else:
-        s_in = clip("input") / 127
+        s_in = clip("input", opts["in_method"]) / 127
         s_mid = clip("fc_mid") / 127
         scales.update(input=s_in, fc_mid=s_mid)
         layers = [Layer("quant", "q_in", "", {}, {"inv_scale": float(np.float32(1.0 / s_in)), "in_scale": s_in}),
                   _fc_int8("fc_in", P["fc_in.weight"], P["fc_in.bias"], "relu", s_in, scales["rnn0.x"],
-                           opts["fc_w"], opts["table_mode"]),
+                           opts, means.get("input")),
                   *rnn_layers,
                   _fc_int8("fc_mid", P["fc_mid.weight"], P["fc_mid.bias"], "relu", s_h, s_mid,
-                           opts["fc_w"], opts["table_mode"]),
+                           opts, means.get(f"rnn{n_rnn - 1}.h")),
                   _fc_int8("fc_out", P["fc_out.weight"], P["fc_out.bias"], "sigmoid", s_mid,
-                           2.0 ** -Q_PRE, opts["fc_w"], opts["table_mode"]),
+                           2.0 ** -Q_PRE, opts, means.get("fc_mid")),
                   Layer("dequant", "dq_mask", "", {}, {"scale": 2.0 ** -15, "out": "fp32"})]
     info["scales"] = scales
     return QuantizedModel(scheme, config, layers, tables, info)
