@@ -2,27 +2,25 @@
 #include "rnnse_kernels.h"
 #include "rnnse_simd.h"
 
-#define ROWS 4
+#define ROWS 4   /* rows per pass (share the loads of x) */
 
-typedef struct {
-    int32_t b, mult, shift;
-} fc_int8_tail_t;   /* per-row constants after the weights of a record */
-
-static void fc_int8_out(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, int32_t acc, const fc_int8_tail_t *t,
-                        void *y, int j)
+static void fc_int8_out(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, int32_t acc, const uint8_t *tail, void *y,
+                        int j)
 {
-    int32_t v = rnnse_requant(acc + t->b, t->mult, t->shift);
-    if (L->act == RNNSE_ACT_SIGMOID) {
-        int32_t p = rnnse_sat(v, -32768, 32767);
-        ((int16_t *)y)[j] = (int16_t)rnnse_sig_lookup(p, ctx->sigmoid_table, (int)L->table_mode);
-    } else {
+    int32_t t[3];   /* b, mult, shift */
+    int32_t v;
+    memcpy(t, tail, sizeof t);
+    v = rnnse_requant(acc + t[0], t[1], t[2]);
+    if (L->act == RNNSE_ACT_SIGMOID)
+        ((int16_t *)y)[j] = (int16_t)rnnse_sig_lookup(rnnse_sat(v, -32768, 32767), ctx->sigmoid_table,
+                                                      (int)L->table_mode);
+    else
         ((int8_t *)y)[j] = (int8_t)rnnse_sat(v, L->act == RNNSE_ACT_RELU ? 0 : -128, 127);
-    }
 }
 
 void rnnse_fc_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, void *y)
 {
-    int first, count, n, r, j;
+    int first, count, n, r, j, q;
     uint32_t k4 = rnnse_round4(L->n_in);
     size_t stride = L->rec_bytes;
     rnnse_stream_t s;
@@ -34,13 +32,9 @@ void rnnse_fc_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t 
     j = first;
     while ((tile = rnnse_stream_next(&s, &n)) != NULL) {
         for (r = 0; r < n; r += ROWS) {
-            int nr = n - r < ROWS ? n - r : ROWS, q;
+            int nr = n - r < ROWS ? n - r : ROWS;
             rnnse_dot_s8_rows((const int8_t *)tile + (size_t)r * stride, stride, nr, x, (int)k4, acc);
-            for (q = 0; q < nr; q++) {
-                fc_int8_tail_t t;
-                memcpy(&t, tile + (size_t)(r + q) * stride + k4, sizeof t);
-                fc_int8_out(L, ctx, acc[q], &t, y, j + r + q);
-            }
+            for (q = 0; q < nr; q++) fc_int8_out(L, ctx, acc[q], tile + (size_t)(r + q) * stride + k4, y, j + r + q);
         }
         j += n;
     }

@@ -5,14 +5,13 @@
 typedef struct {
     int32_t b[3], b_hn, mult_x[4], mult_h[4];
     uint8_t shift_x[4], shift_h[4];
-} gru_int8_tail_t;
+} gru_int8_tail_t;   /* per-unit constants after the gate rows of a record (rnnse_model.h) */
 
 static int8_t gru_int8_unit(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int32_t *ax, const int32_t *ah,
                             const gru_int8_tail_t *t, int32_t hj)
 {
-    int mode = (int)L->table_mode;
+    int mode = (int)L->table_mode, g;
     int32_t xr[3], hr[3], rg, zg, hn, n;
-    int g;
     for (g = 0; g < 3; g++) {
         xr[g] = rnnse_requant(ax[g] + t->b[g], t->mult_x[g], t->shift_x[g]);
         hr[g] = rnnse_requant(ah[g] + (g == 2 ? t->b_hn : 0), t->mult_h[g], t->shift_h[g]);
@@ -43,8 +42,7 @@ void rnnse_gru_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t
             int32_t ax[3], ah[3];
             gru_int8_tail_t t;
             memcpy(&t, rec + 3 * row, sizeof t);
-            rnnse_dot_s8_rows(rec, row, 3, x, (int)k4, ax);
-            rnnse_dot_s8_rows(rec + k4, row, 3, h, (int)h4, ah);
+            rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
             h_out[j] = gru_int8_unit(L, ctx, ax, ah, &t, h[j]);
         }
     }

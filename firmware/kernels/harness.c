@@ -32,7 +32,8 @@ static void *l1_copy(const void *src, size_t bytes, size_t padded)
 }
 
 int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
-                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y)
+                        int ncores, uint32_t max_tile_rec, int in_place, const void *x, const void *h, void *c,
+                        void *y)
 {
     int rnn = L->kind == RNNSE_LSTM || L->kind == RNNSE_GRU, rc;
     int ib = rnnse_type_bytes(L->in_type), ob = rnnse_type_bytes(L->out_type);
@@ -40,6 +41,10 @@ int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, co
     uint32_t slice;
     layer_job_t j;
     if (ncores < 1 || ncores > PLAT_MAX_CORES || ib == 0 || ob == 0) return RNNSE_ERR_ARG;
+    if ((L->kind == RNNSE_FC || rnn) &&
+        (!L->rec || !L->rec_bytes || L->rec_bytes != rnnse_record_bytes(L->kind, L->prec, L->n_in, L->n_out)))
+        return RNNSE_ERR_FORMAT;
+    if (!rnnse_weights_in_range(L)) return RNNSE_ERR_FORMAT;
     memset(&j, 0, sizeof j);
     plat_l1_reset();
     j.L = L;
@@ -62,6 +67,7 @@ int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, co
         rc = rnnse_tiles_alloc(&j.ctx.tiles, ncores, L->rec_bytes, slice * L->rec_bytes);
         if (rc != RNNSE_OK) return rc;
         j.ctx.tiles.max_tile_rec = max_tile_rec;
+        j.ctx.tiles.in_place = in_place ? 1u : 0u;
     }
     plat_team_fork(ncores, layer_team, &j);
     memcpy(y, rnn ? j.h_out : j.y, (size_t)L->n_out * ob);
@@ -130,16 +136,42 @@ int rnnse_harness_abi(uint32_t *out, int n)
     return count;
 }
 
-int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *ns)
+int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles)
 {
-    uint64_t t0 = plat_cycles();
     size_t n_in, n_out;
     int t, rc = RNNSE_OK;
     if (!net || !net->model || !mags || !masks || frames < 0) return RNNSE_ERR_ARG;
     n_in = net->model->layers[0].n_in;
     n_out = net->model->layers[net->model->n_layers - 1].n_out;
-    for (t = 0; t < frames && rc == RNNSE_OK; t++)
+    for (t = 0; t < frames && rc == RNNSE_OK; t++) {
         rc = rnnse_net_step(net, mags + (size_t)t * n_in, masks + (size_t)t * n_out);
-    if (ns) *ns = plat_cycles() - t0;
+        if (frame_cycles) frame_cycles[t] = net->step_cycles;
+    }
     return rc;
+}
+
+int rnnse_harness_act(int fn, const float *x, float *y, int n)
+{
+    int i;
+    if (n < 0 || (fn < 2 && n % 8)) return RNNSE_ERR_ARG;
+    for (i = 0; i < n; i++) y[i] = x[i];
+    for (i = 0; i < n; i += fn < 2 ? 8 : 1) {
+        switch (fn) {
+        case 0: rnnse_sigmoid_f32x8(y + i); break;
+        case 1: rnnse_tanh_f32x8(y + i); break;
+        case 2: y[i] = rnnse_sigmoid_f32(y[i]); break;
+        case 3: y[i] = rnnse_tanh_f32(y[i]); break;
+        case 4: y[i] = rnnse_exp_f32(y[i]); break;
+        default: return RNNSE_ERR_ARG;
+        }
+    }
+    return RNNSE_OK;
+}
+
+int rnnse_harness_net_phases(const rnnse_net_t *net, uint64_t *out, int max)
+{
+    int i;
+    if (!net || !net->model) return 0;
+    for (i = 0; i < net->n_phases && i < max; i++) out[i] = net->phase_cycles[i];
+    return net->n_phases;
 }

@@ -5,34 +5,30 @@
 typedef struct {
     int32_t b[4], mult_x[4], mult_h[4];
     uint8_t shift_x[4], shift_h[4];
-} lstm_int8_tail_t;
+} lstm_int8_tail_t;   /* per-unit constants after the gate rows of a record (rnnse_model.h) */
 
-/* Gate pre-activations in Q3.12 from the two int32 accumulators of each gate row. */
-static void lstm_int8_gates(const int32_t *ax, const int32_t *ah, const lstm_int8_tail_t *t, int32_t *p)
+/* One unit: gate pre-activations in Q3.12 from the int32 accumulators, then cell and output.
+ * *c is the cell state (int32 view); returns h'. */
+static int8_t lstm_int8_unit(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int32_t *ax,
+                             const int32_t *ah, const lstm_int8_tail_t *t, int32_t *c)
 {
-    int g;
+    int mode = (int)L->table_mode, g;
+    int32_t p[4], i, f, gg, o, cmax = L->c_bits == 16 ? 32767 : 127, tc;
+    int64_t cs;
     for (g = 0; g < 4; g++) {
         int64_t sx = rnnse_requant(ax[g] + t->b[g], t->mult_x[g], t->shift_x[g]);
         int64_t sh = rnnse_requant(ah[g], t->mult_h[g], t->shift_h[g]);
         p[g] = rnnse_sat(sx + sh, -32768, 32767);
     }
-}
-
-/* Cell and output update of one unit; *c is the cell state (int32 view), returns h'. */
-static int8_t lstm_int8_cell(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int32_t *p, int32_t *c)
-{
-    int mode = (int)L->table_mode;
-    int32_t i = rnnse_sig_lookup(p[0], ctx->sigmoid_table, mode);
-    int32_t f = rnnse_sig_lookup(p[1], ctx->sigmoid_table, mode);
-    int32_t g = rnnse_tanh_lookup(p[2], ctx->tanh_table, mode);
-    int32_t o = rnnse_sig_lookup(p[3], ctx->sigmoid_table, mode);
-    int32_t cmax = L->c_bits == 16 ? 32767 : 127;
-    int64_t cs = (int64_t)rnnse_rshr(f * *c, 15) + rnnse_requant(i * g, L->c_mult, L->c_shift);
-    int32_t t;
+    i = rnnse_sig_lookup(p[0], ctx->sigmoid_table, mode);
+    f = rnnse_sig_lookup(p[1], ctx->sigmoid_table, mode);
+    gg = rnnse_tanh_lookup(p[2], ctx->tanh_table, mode);
+    o = rnnse_sig_lookup(p[3], ctx->sigmoid_table, mode);
+    cs = (int64_t)rnnse_rshr(f * *c, 15) + rnnse_requant(i * gg, L->c_mult, L->c_shift);
     *c = rnnse_sat(cs, -cmax - 1, cmax);
-    t = rnnse_tanh_lookup(rnnse_sat(rnnse_requant(*c, L->ct_mult, L->ct_shift), -32768, 32767), ctx->tanh_table,
-                          mode);
-    return (int8_t)rnnse_sat(rnnse_rshr(o * t, 23), -128, 127);
+    tc = rnnse_tanh_lookup(rnnse_sat(rnnse_requant(*c, L->ct_mult, L->ct_shift), -32768, 32767), ctx->tanh_table,
+                           mode);
+    return (int8_t)rnnse_sat(rnnse_rshr(o * tc, 23), -128, 127);
 }
 
 void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
@@ -50,14 +46,12 @@ void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_
     while ((tile = rnnse_stream_next(&s, &n)) != NULL) {
         for (r = 0; r < n; r++, j++) {
             const int8_t *rec = (const int8_t *)tile + (size_t)r * L->rec_bytes;
-            int32_t ax[4], ah[4], p[4], cj;
+            int32_t ax[4], ah[4], cj;
             lstm_int8_tail_t t;
             memcpy(&t, rec + 4 * row, sizeof t);
-            rnnse_dot_s8_rows(rec, row, 4, x, (int)k4, ax);
-            rnnse_dot_s8_rows(rec + k4, row, 4, h, (int)h4, ah);
-            lstm_int8_gates(ax, ah, &t, p);
+            rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
             cj = L->c_bits == 16 ? ((int16_t *)c)[j] : ((int8_t *)c)[j];
-            h_out[j] = lstm_int8_cell(L, ctx, p, &cj);
+            h_out[j] = lstm_int8_unit(L, ctx, ax, ah, &t, &cj);
             if (L->c_bits == 16) ((int16_t *)c)[j] = (int16_t)cj;
             else ((int8_t *)c)[j] = (int8_t)cj;
         }

@@ -16,6 +16,20 @@ uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_
     return 2u * gates * (k4 + h4) + TAIL_FP16;
 }
 
+int rnnse_weights_in_range(const rnnse_layer_t *L)
+{
+    uint32_t k4 = rnnse_round4(L->n_in), h4 = rnnse_round4(L->n_out), u, i, bytes;
+    const uint8_t *rec = (const uint8_t *)L->rec;
+    if (L->prec != RNNSE_INT8 || !rec) return 1;
+    if (L->kind == RNNSE_FC) bytes = k4;
+    else if (L->kind == RNNSE_LSTM || L->kind == RNNSE_GRU) bytes = (L->kind == RNNSE_LSTM ? 4u : 3u) * (k4 + h4);
+    else return 1;
+    for (u = 0; u < L->n_out; u++, rec += L->rec_bytes)
+        for (i = 0; i < bytes; i++)
+            if (rec[i] == 0x80u) return 0;
+    return 1;
+}
+
 /* CRC-32 (IEEE 802.3, as zlib.crc32), table built on first use. */
 static uint32_t crc_table[256];
 static int crc_ready;

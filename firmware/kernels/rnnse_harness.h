@@ -14,10 +14,20 @@ extern "C" {
 #endif
 
 /* Resets the L1 arena, copies x, h, c and the tables into L1, runs layer L on ncores cores with
- * at most max_tile_rec records per DMA tile (0: as many as fit the L1 budget), copies back c and
- * the output (y: h' for recurrent layers). Returns 0 or an RNNSE_ERR_* code. */
+ * at most max_tile_rec records per DMA tile (0: as many as fit the L1 budget) or, with in_place,
+ * reading the records where they are, copies back c and the output (y: h' for recurrent layers).
+ * Returns 0 or an RNNSE_ERR_* code (RNNSE_ERR_FORMAT: an int8 weight of -128). */
 int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
-                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y);
+                        int ncores, uint32_t max_tile_rec, int in_place, const void *x, const void *h, void *c,
+                        void *y);
+
+/* FP32 activations of the FP16 kernels over n values: fn 0 sigmoid, 1 tanh through the SIMD
+ * path in groups of 8 (n a multiple of 8), 2 sigmoid, 3 tanh, 4 exp through the scalar code. */
+int rnnse_harness_act(int fn, const float *x, float *y, int n);
+
+/* Phase times (plat_cycles) of the last network step; returns the number of phases. */
+struct rnnse_net;
+int rnnse_harness_net_phases(const struct rnnse_net *net, uint64_t *out, int max);
 
 /* Team check: `rounds` rounds of every core incrementing its counter then passing a barrier, each
  * core checking all counters after the barrier. ids[i] receives plat_core_id() seen by core i,
@@ -36,9 +46,10 @@ const char *rnnse_simd_name(void);
 int rnnse_harness_abi(uint32_t *out, int n);
 
 /* Runs `frames` network steps (mags: frames x n_in, masks: frames x n_out FP32, row-major) on an initialised
- * network; returns 0 or the first error code. *ns receives the nanoseconds the steps took. */
-struct rnnse_net;
-int rnnse_harness_net_run(struct rnnse_net *net, const float *mags, float *masks, int frames, uint64_t *ns);
+ * network; returns 0 or the first error code. frame_cycles (NULL or `frames` entries) receives the
+ * plat_cycles() each step took (nanoseconds on the host). */
+int rnnse_harness_net_run(struct rnnse_net *net, const float *mags, float *masks, int frames,
+                          uint64_t *frame_cycles);
 
 #ifdef __cplusplus
 }

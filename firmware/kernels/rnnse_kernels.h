@@ -28,7 +28,7 @@ extern "C" {
 int rnnse_slice(int n, int core, int ncores, int *first);
 
 /* Double-buffered stream of a core's records: the next tile's DMA runs while the current one
- * is used. */
+ * is used. With tiles->in_place the records are read where they are (one tile, no DMA). */
 typedef struct rnnse_stream {
     const uint8_t *src;       /* L2 address of the core's first record */
     uint32_t rec_bytes;
@@ -37,6 +37,7 @@ typedef struct rnnse_stream {
     int started;              /* records whose DMA has been started */
     int done;                 /* records handed out */
     int cur;                  /* buffer index of the next tile to hand out */
+    int in_place;             /* records read in place (no DMA) */
     uint8_t *buf[2];
     plat_dma_t dma[2];
 } rnnse_stream_t;
@@ -88,8 +89,6 @@ static inline rnnse_f16_t rnnse_f16_out(float v)
     if (v < -65504.0f) v = -65504.0f;
     return rnnse_f32_to_f16(v);
 }
-
-float rnnse_sigmoidf(float v);
 
 /* ---- kernels (one per file) ---------------------------------------------------------------- */
 

@@ -79,6 +79,9 @@ static inline uint32_t rnnse_round4(uint32_t n) { return (n + 3u) & ~3u; }
 
 /* Size of one record of an fc/lstm/gru layer (see the layout above); 0 for other kinds. */
 uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_t n_out);
+/* 1 when every int8 weight of an fc/lstm/gru layer is in [-127, 127] (docs/numerics.md; the
+ * vector kernels rely on it), 0 when one is -128. Layers without int8 weights: 1. */
+int rnnse_weights_in_range(const rnnse_layer_t *L);
 /* Checksum of a descriptor as the exporter computes it. */
 uint32_t rnnse_model_checksum(const rnnse_model_t *m);
 

@@ -60,6 +60,7 @@ static int validate(const rnnse_model_t *m)
             return RNNSE_ERR_FORMAT;
         if (L->prec == RNNSE_INT8 && (L->table_mode > RNNSE_TABLE_LINEAR || !m->sigmoid_table || !m->tanh_table))
             return RNNSE_ERR_FORMAT;
+        if (needs_rec && !rnnse_weights_in_range(L)) return RNNSE_ERR_FORMAT;
     }
     i = m->layers[m->n_layers - 1].out_type;
     return i == RNNSE_FP16 || i == RNNSE_FP32 ? RNNSE_OK : RNNSE_ERR_FORMAT;
@@ -146,6 +147,8 @@ int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores)
 
 void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records) { net->ctx.tiles.max_tile_rec = records; }
 
+void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on) { net->ctx.tiles.in_place = on ? 1u : 0u; }
+
 void rnnse_net_reset(rnnse_net_t *net)
 {
     int i;
@@ -183,16 +186,30 @@ static void zero_pad(void *y, uint32_t n, uint32_t type)
     memset((uint8_t *)y + (size_t)n * eb, 0, (size_t)(rnnse_round4(n) - n) * eb);
 }
 
+/* Core 0 notes the time at the end of each phase. */
+static void phase_end(rnnse_net_t *net, int *phase, uint64_t *t)
+{
+    if (plat_core_id() == 0) {
+        uint64_t now = plat_cycles();
+        net->phase_cycles[*phase] = now - *t;
+        *t = now;
+    }
+    (*phase)++;
+}
+
 static void net_team(void *arg)
 {
     rnnse_net_t *net = (rnnse_net_t *)arg;
     const rnnse_model_t *m = net->model;
     const void *x = net->io_in;
     uint32_t i;
+    int phase = 0;
+    uint64_t t = plat_core_id() == 0 ? plat_cycles() : 0;
     if (m->layers[0].in_type == RNNSE_FP16) {
         convert_input(net, (rnnse_f16_t *)net->act[0], m->layers[0].n_in);
         if (plat_core_id() == 0) zero_pad(net->act[0], m->layers[0].n_in, RNNSE_FP16);
         plat_team_barrier();
+        phase_end(net, &phase, &t);
         x = net->act[0];
     }
     for (i = 0; i < m->n_layers; i++) {
@@ -207,9 +224,12 @@ static void net_team(void *arg)
             if (plat_core_id() == 0) zero_pad(y, L->n_out, L->out_type);
         }
         plat_team_barrier();
+        phase_end(net, &phase, &t);
         x = y;
     }
     convert_output(net, x, m->layers[m->n_layers - 1].out_type, m->layers[m->n_layers - 1].n_out);
+    phase_end(net, &phase, &t);   /* core 0's own share of the output conversion */
+    if (plat_core_id() == 0) net->n_phases = phase;
 }
 
 int rnnse_net_step(rnnse_net_t *net, const float *mag, float *mask)

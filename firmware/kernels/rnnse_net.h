@@ -30,7 +30,8 @@ extern "C" {
 #define RNNSE_ERR_MAGIC (-2)      /* not a model descriptor */
 #define RNNSE_ERR_VERSION (-3)    /* descriptor format version not supported */
 #define RNNSE_ERR_CHECKSUM (-4)   /* descriptor contents do not match their checksum */
-#define RNNSE_ERR_FORMAT (-5)     /* inconsistent layer list (kinds, types, sizes, records) */
+#define RNNSE_ERR_FORMAT (-5)     /* inconsistent layer list (kinds, types, sizes, records, an int8
+                                   * weight of -128) */
 #define RNNSE_ERR_L1 (-6)         /* L1 budget too small for states or for one tile */
 
 #define RNNSE_NET_IO 257          /* input and output size of the speech-enhancement network */
@@ -40,6 +41,7 @@ typedef struct rnnse_tiles {
     uint8_t *buf[PLAT_MAX_CORES][2];
     uint32_t buf_bytes;           /* bytes per buffer */
     uint32_t max_tile_rec;        /* records per tile cap (0 = as many as fit) */
+    uint32_t in_place;            /* 1: kernels read the weights where they are, without DMA tiles */
 } rnnse_tiles_t;
 
 /* What the kernels share besides the layer descriptor: tiles and tables in L1. */
@@ -64,6 +66,10 @@ typedef struct rnnse_net {
     const float *io_in;                       /* current step's FP32 input and output */
     float *io_out;
     uint64_t step_cycles;                     /* plat_cycles() spent in the last step */
+    uint64_t phase_cycles[RNNSE_MAX_LAYERS + 2]; /* last step, per phase (code between barriers,
+                                                  * seen by core 0): [input conversion,] one per
+                                                  * layer, output conversion */
+    int n_phases;
 } rnnse_net_t;
 
 int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores);
@@ -73,6 +79,11 @@ const char *rnnse_strerror(int code);
 
 /* Cap on records per weight tile (tests force many DMA rounds with it); 0 removes the cap. */
 void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records);
+
+/* 1: the kernels read the weights in place (L2, or any memory the cores can read) instead of
+ * streaming them through the L1 tiles; for targets where that is faster (a host CPU with
+ * caches). 0 (default): DMA ping-pong through L1, as on the MCU. Results are identical. */
+void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on);
 
 #ifdef __cplusplus
 }

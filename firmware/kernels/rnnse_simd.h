@@ -1,27 +1,40 @@
 /*
- * The one SIMD abstraction of the kernels: dot products of several weight rows with one vector.
+ * The one SIMD abstraction of the kernels.
  *
- *   rnnse_dot_s8_rows : 4x8-bit sum-of-dot-products into int32 (Xpulp pv.sdotsp.b semantics)
- *   rnnse_dot_f16_rows: 2x16-bit FP16 products with FP32 accumulation (Xpulp vfdotpex.s.h semantics)
+ *   rnnse_dot_s8_rows  / rnnse_dot_s8_gates : 4x8-bit sums of dot products into int32
+ *                                             (Xpulp pv.sdotsp.b semantics)
+ *   rnnse_dot_f16_rows / rnnse_dot_f16_gates: 2x16-bit FP16 products accumulated in FP32
+ *                                             (Xpulp vfdotpex.s.h semantics)
+ *   rnnse_sigmoid_f32x8 / rnnse_tanh_f32x8  : FP32 activations of 8 values
  *
- * Rows are `stride` elements apart; n is a multiple of 4 (int8) or 2 (FP16) and padded elements
- * are zero. Paths, chosen at build time:
- *   portable C (any target; define RNNSE_SIMD_PORTABLE to force it),
- *   x86 AVX2 + F16C (RNNSE_SIMD_AVX2, set by the host build when the compiler targets AVX2),
+ * Dot products: rows are `stride` elements apart, n is a multiple of 4 and padded elements
+ * are zero. The `gates` form computes, for G gate rows of one recurrent unit, the input part
+ * w[g][0..nx) . x and the recurrent part w[g][nx..nx+nh) . h in one pass.
+ *
+ * Paths, chosen at build time:
+ *   portable C (any target; define RNNSE_SIMD_PORTABLE to force it);
+ *   x86 AVX2 + F16C + FMA (RNNSE_SIMD_AVX2, set by the host build when the CPU has them):
+ *     int8: |x| (unsigned) x sign(x)*w with vpmaddubsw, exact because the weights are in
+ *     [-127, 127] (docs/numerics.md; rnnse_net_init refuses -128): no pair sum exceeds 32512;
+ *     FP16: vcvtph2ps + vfmadd (a product of two FP16 values is exact in FP32, so the fused
+ *     multiply-add rounds exactly like the spec's multiply then add);
  *   room for Xpulp: replace rnnse_sdot4 / rnnse_fdot2 by the instructions.
  * INT8 results are identical on every path (exact integer sums). FP16 sums differ only by FP32
- * summation order.
+ * summation order. The activations run the same operation sequence on every path (scalar code
+ * below, mirrored lane by lane in AVX2), so they are identical too.
  */
 #ifndef RNNSE_SIMD_H
 #define RNNSE_SIMD_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "rnnse_fp16.h"
 
-#if !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_AVX2) && defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+#if !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_AVX2) && defined(__AVX2__) && defined(__F16C__) && \
+    defined(__FMA__)
 #define RNNSE_SIMD_USE_AVX2 1
 #include <immintrin.h>
 #endif
@@ -52,143 +65,394 @@ static inline uint32_t rnnse_load32(const void *p)
     return u;
 }
 
+/* ---- FP32 activations (FP16 layers) ---------------------------------------------------------
+ * exp: x clamped to [-87, 88] (2^n stays normal; beyond, sigmoid and tanh are saturated to FP32
+ * precision anyway), n = nearest integer of x*log2(e), Cody-Waite reduction r = x - n*ln2 with a
+ * 2-part ln2, degree-7 Taylor polynomial of exp(r) on |r| <= 0.35, times 2^n. Max error about
+ * 1.5 ulp. sigmoid(v) = 1 / (1 + exp(-v)). tanh: |v| < 0.625: v + v^3 P(v^2) (degree-5 fit,
+ * relative error below 0.01 ulp before rounding); else sign(v) (1 - 2 / (exp(2|v|) + 1)).
+ * The tests measure the error against float64 over a dense sweep. */
+
+#define RNNSE_EXP_LO (-87.0f)
+#define RNNSE_EXP_HI 88.0f
+#define RNNSE_LOG2E 1.44269504f
+#define RNNSE_LN2_HI 0.693359375f           /* 355/512: n*LN2_HI exact for |n| <= 128 */
+#define RNNSE_LN2_LO (-2.12194440e-4f)
+#define RNNSE_ROUND_MAGIC 12582912.0f       /* 1.5 * 2^23: x + M - M rounds x to an integer */
+#define RNNSE_TANH_SMALL 0.625f
+#define RNNSE_EXP_C7 1.98412698e-4f         /* 1/7! .. 1/2! */
+#define RNNSE_EXP_C6 1.38888889e-3f
+#define RNNSE_EXP_C5 8.33333333e-3f
+#define RNNSE_EXP_C4 4.16666667e-2f
+#define RNNSE_EXP_C3 1.66666667e-1f
+#define RNNSE_EXP_C2 0.5f
+#define RNNSE_TANH_P0 (-0.3333333134651184f)
+#define RNNSE_TANH_P1 0.13333210349082947f
+#define RNNSE_TANH_P2 (-0.05394720286130905f)
+#define RNNSE_TANH_P3 0.021702967584133148f
+#define RNNSE_TANH_P4 (-0.008182676509022713f)
+#define RNNSE_TANH_P5 0.002147538820281625f
+
+static inline float rnnse_exp_f32(float x)
+{
+    float t, n, r, p;
+    if (x < RNNSE_EXP_LO) x = RNNSE_EXP_LO;
+    if (x > RNNSE_EXP_HI) x = RNNSE_EXP_HI;
+    t = x * RNNSE_LOG2E;
+    n = (t + RNNSE_ROUND_MAGIC) - RNNSE_ROUND_MAGIC;
+    r = fmaf(-n, RNNSE_LN2_HI, x);
+    r = fmaf(-n, RNNSE_LN2_LO, r);
+    p = fmaf(RNNSE_EXP_C7, r, RNNSE_EXP_C6);
+    p = fmaf(p, r, RNNSE_EXP_C5);
+    p = fmaf(p, r, RNNSE_EXP_C4);
+    p = fmaf(p, r, RNNSE_EXP_C3);
+    p = fmaf(p, r, RNNSE_EXP_C2);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    return p * rnnse_bits_f32((uint32_t)((int32_t)n + 127) << 23);
+}
+
+static inline float rnnse_sigmoid_f32(float v) { return 1.0f / (1.0f + rnnse_exp_f32(-v)); }
+
+static inline float rnnse_tanh_f32(float v)
+{
+    uint32_t sign = rnnse_f32_bits(v) & 0x80000000u;
+    float a = rnnse_bits_f32(rnnse_f32_bits(v) & 0x7fffffffu), r;
+    if (a < RNNSE_TANH_SMALL) {
+        float z = a * a, p;
+        p = fmaf(RNNSE_TANH_P5, z, RNNSE_TANH_P4);
+        p = fmaf(p, z, RNNSE_TANH_P3);
+        p = fmaf(p, z, RNNSE_TANH_P2);
+        p = fmaf(p, z, RNNSE_TANH_P1);
+        p = fmaf(p, z, RNNSE_TANH_P0);
+        r = fmaf(a * z, p, a);
+    } else {
+        r = 1.0f - 2.0f / (rnnse_exp_f32(a + a) + 1.0f);
+    }
+    return rnnse_bits_f32(rnnse_f32_bits(r) | sign);
+}
+
+/* ---- portable paths ---------------------------------------------------------------------------- */
+
+/* The portable dot products are written for scalar cores without SIMD (RV32IMAFC): byte and
+ * halfword loads instead of word loads and shifts (a core without fast unaligned access turns
+ * memcpy-based word loads into byte loads and stack round trips), four rows per pass so that
+ * every x element is loaded (and, for FP16, converted) once per four rows, and the element loop
+ * unrolled (n is a multiple of 4). INT8 sums are exact, so the result does not depend on this
+ * order; FP16 rows are summed k = 0, 1, .. in FP32, the spec's reference order. About 4 (INT8)
+ * and 6 (FP16) instructions per multiply-accumulate on RV32IMAFC. */
+
 static inline void rnnse_dot_s8_rows_portable(const int8_t *w, size_t stride, int nrows, const int8_t *x,
                                               int n, int32_t *out)
 {
-    int r, k;
-    for (r = 0; r < nrows; r++) {
-        const int8_t *row = w + (size_t)r * stride;
-        int32_t acc = 0;
-        for (k = 0; k < n; k += 4) acc = rnnse_sdot4(acc, rnnse_load32(row + k), rnnse_load32(x + k));
-        out[r] = acc;
+    int r = 0, k;
+    for (; r + 4 <= nrows; r += 4) {
+        const int8_t *w0 = w + (size_t)r * stride, *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (k = 0; k < n; k += 4) {
+            int32_t x0 = x[k], x1 = x[k + 1], x2 = x[k + 2], x3 = x[k + 3];
+            a0 += w0[k] * x0 + w0[k + 1] * x1 + w0[k + 2] * x2 + w0[k + 3] * x3;
+            a1 += w1[k] * x0 + w1[k + 1] * x1 + w1[k + 2] * x2 + w1[k + 3] * x3;
+            a2 += w2[k] * x0 + w2[k + 1] * x1 + w2[k + 2] * x2 + w2[k + 3] * x3;
+            a3 += w3[k] * x0 + w3[k + 1] * x1 + w3[k + 2] * x2 + w3[k + 3] * x3;
+        }
+        out[r] = a0;
+        out[r + 1] = a1;
+        out[r + 2] = a2;
+        out[r + 3] = a3;
+    }
+    for (; r < nrows; r++) {
+        const int8_t *w0 = w + (size_t)r * stride;
+        int32_t a0 = 0;
+        for (k = 0; k < n; k += 4)
+            a0 += w0[k] * x[k] + w0[k + 1] * x[k + 1] + w0[k + 2] * x[k + 2] + w0[k + 3] * x[k + 3];
+        out[r] = a0;
     }
 }
 
+/* FP16 -> FP32 for finite values (weights and activations always are), branch-free: the sign,
+ * exponent and mantissa fields moved to their FP32 positions give the value times 2^-112 (the
+ * difference of the exponent biases), exactly, subnormal halves included; a multiplication by
+ * 2^112 then gives the value. rnnse_f16_to_f32 also handles Inf and NaN. */
+#define RNNSE_F16_RESCALE 5.192296858534828e33f     /* 2^112 */
+
+static inline float rnnse_f16_bits_scaled(rnnse_f16_t h)
+{
+    uint32_t u = (uint32_t)(int32_t)(int16_t)h;     /* sign copied into bits 15..31 */
+    return rnnse_bits_f32((u << 13) & 0x8fffffffu);
+}
+
+static inline float rnnse_f16_finite_to_f32(rnnse_f16_t h) { return rnnse_f16_bits_scaled(h) * RNNSE_F16_RESCALE; }
+
+/* acc + a*b where a*b is exact in FP32: a fused multiply-add rounds exactly like the spec's
+ * multiply-then-add, so use it where it is an instruction. */
+#ifdef __FP_FAST_FMAF
+#define RNNSE_F16_MAC(acc, a, b) fmaf((a), (b), (acc))
+#else
+#define RNNSE_F16_MAC(acc, a, b) ((acc) + (a) * (b))
+#endif
+
+/* Each weight is used as w * 2^-112 (rnnse_f16_bits_scaled, no multiplication) and each x element
+ * as x * 2^112 * 2^112 (below 2^128: no overflow), so every product is w * x, exactly as the spec
+ * computes it (a product of two FP16 values is exact in FP32). */
 static inline void rnnse_dot_f16_rows_portable(const rnnse_f16_t *w, size_t stride, int nrows,
                                                const rnnse_f16_t *x, int n, float *out)
 {
-    int r, k;
-    for (r = 0; r < nrows; r++) {
-        const rnnse_f16_t *row = w + (size_t)r * stride;
-        float acc = 0.0f;
-        for (k = 0; k < n; k += 2) acc = rnnse_fdot2(acc, rnnse_load32(row + k), rnnse_load32(x + k));
-        out[r] = acc;
+    int r = 0, k;
+    for (; r + 4 <= nrows; r += 4) {
+        const rnnse_f16_t *w0 = w + (size_t)r * stride, *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        for (k = 0; k < n; k += 2) {
+            float x0 = rnnse_f16_finite_to_f32(x[k]) * RNNSE_F16_RESCALE;
+            float x1 = rnnse_f16_finite_to_f32(x[k + 1]) * RNNSE_F16_RESCALE;
+            a0 = RNNSE_F16_MAC(a0, rnnse_f16_bits_scaled(w0[k]), x0);
+            a1 = RNNSE_F16_MAC(a1, rnnse_f16_bits_scaled(w1[k]), x0);
+            a2 = RNNSE_F16_MAC(a2, rnnse_f16_bits_scaled(w2[k]), x0);
+            a3 = RNNSE_F16_MAC(a3, rnnse_f16_bits_scaled(w3[k]), x0);
+            a0 = RNNSE_F16_MAC(a0, rnnse_f16_bits_scaled(w0[k + 1]), x1);
+            a1 = RNNSE_F16_MAC(a1, rnnse_f16_bits_scaled(w1[k + 1]), x1);
+            a2 = RNNSE_F16_MAC(a2, rnnse_f16_bits_scaled(w2[k + 1]), x1);
+            a3 = RNNSE_F16_MAC(a3, rnnse_f16_bits_scaled(w3[k + 1]), x1);
+        }
+        out[r] = a0;
+        out[r + 1] = a1;
+        out[r + 2] = a2;
+        out[r + 3] = a3;
+    }
+    for (; r < nrows; r++) {
+        const rnnse_f16_t *w0 = w + (size_t)r * stride;
+        float a0 = 0.0f;
+        for (k = 0; k < n; k++)
+            a0 = RNNSE_F16_MAC(a0, rnnse_f16_bits_scaled(w0[k]), rnnse_f16_finite_to_f32(x[k]) * RNNSE_F16_RESCALE);
+        out[r] = a0;
     }
 }
 
+static inline void rnnse_sigmoid_f32x8_portable(float *v)
+{
+    int i;
+    for (i = 0; i < 8; i++) v[i] = rnnse_sigmoid_f32(v[i]);
+}
+
+static inline void rnnse_tanh_f32x8_portable(float *v)
+{
+    int i;
+    for (i = 0; i < 8; i++) v[i] = rnnse_tanh_f32(v[i]);
+}
+
 #ifdef RNNSE_SIMD_USE_AVX2
-/* ---- x86 AVX2 + F16C ---------------------------------------------------------------------- */
+/* ---- x86 AVX2 + F16C + FMA ---------------------------------------------------------------- */
 
-static inline int32_t rnnse_hsum_epi32(__m256i v)
+/* Mask of the 32-bit lanes holding the first `rem` bytes (rem a multiple of 4, below 32). */
+static inline __m256i rnnse_avx2_mask(int rem)
 {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rem >> 2), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static inline float rnnse_hsum_ps(__m256 v)
+/* acc + the 32 products w * x, with xa = |x| (as unsigned bytes) and xs = x (for its signs). */
+static inline __m256i rnnse_avx2_dot32(__m256i acc, __m256i xa, __m256i xs, __m256i w)
 {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
-    return _mm_cvtss_f32(s);
+    __m256i p = _mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xs));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-static inline __m256i rnnse_ld16_s8(const int8_t *p)
+/* [sum(a0), sum(a1), sum(a2), sum(a3)] */
+static inline __m128i rnnse_avx2_hsum4_epi32(__m256i a0, __m256i a1, __m256i a2, __m256i a3)
 {
-    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+static inline __m128 rnnse_avx2_hsum4_ps(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* Dot products of 4 rows (w0..w3, some possibly repeated) with x over n bytes. */
+static inline __m128i rnnse_avx2_dot4_s8(const int8_t *w0, const int8_t *w1, const int8_t *w2, const int8_t *w3,
+                                         const int8_t *x, int n)
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    int k, n32 = n & ~31;
+    for (k = 0; k < n32; k += 32) {
+        __m256i xs = _mm256_loadu_si256((const __m256i *)(const void *)(x + k));
+        __m256i xa = _mm256_abs_epi8(xs);
+        a0 = rnnse_avx2_dot32(a0, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w0 + k)));
+        a1 = rnnse_avx2_dot32(a1, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w1 + k)));
+        a2 = rnnse_avx2_dot32(a2, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w2 + k)));
+        a3 = rnnse_avx2_dot32(a3, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w3 + k)));
+    }
+    if (k < n) {   /* 4..28 bytes left: masked loads never touch the bytes beyond */
+        __m256i m = rnnse_avx2_mask(n - k);
+        __m256i xs = _mm256_maskload_epi32((const int *)(const void *)(x + k), m);
+        __m256i xa = _mm256_abs_epi8(xs);
+        a0 = rnnse_avx2_dot32(a0, xa, xs, _mm256_maskload_epi32((const int *)(const void *)(w0 + k), m));
+        a1 = rnnse_avx2_dot32(a1, xa, xs, _mm256_maskload_epi32((const int *)(const void *)(w1 + k), m));
+        a2 = rnnse_avx2_dot32(a2, xa, xs, _mm256_maskload_epi32((const int *)(const void *)(w2 + k), m));
+        a3 = rnnse_avx2_dot32(a3, xa, xs, _mm256_maskload_epi32((const int *)(const void *)(w3 + k), m));
+    }
+    return rnnse_avx2_hsum4_epi32(a0, a1, a2, a3);
+}
+
+static inline __m256 rnnse_avx2_ld8_f16(const rnnse_f16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+static inline __m256 rnnse_avx2_ld4_f16(const rnnse_f16_t *p)   /* 4 values, upper lanes 0 */
+{
+    return _mm256_cvtph_ps(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+static inline __m128 rnnse_avx2_dot4_f16(const rnnse_f16_t *w0, const rnnse_f16_t *w1, const rnnse_f16_t *w2,
+                                         const rnnse_f16_t *w3, const rnnse_f16_t *x, int n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int k, n8 = n & ~7;
+    for (k = 0; k < n8; k += 8) {
+        __m256 xv = rnnse_avx2_ld8_f16(x + k);
+        a0 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w0 + k), xv, a0);
+        a1 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w1 + k), xv, a1);
+        a2 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w2 + k), xv, a2);
+        a3 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w3 + k), xv, a3);
+    }
+    if (k < n) {   /* 4 values left */
+        __m256 xv = rnnse_avx2_ld4_f16(x + k);
+        a0 = _mm256_fmadd_ps(rnnse_avx2_ld4_f16(w0 + k), xv, a0);
+        a1 = _mm256_fmadd_ps(rnnse_avx2_ld4_f16(w1 + k), xv, a1);
+        a2 = _mm256_fmadd_ps(rnnse_avx2_ld4_f16(w2 + k), xv, a2);
+        a3 = _mm256_fmadd_ps(rnnse_avx2_ld4_f16(w3 + k), xv, a3);
+    }
+    return rnnse_avx2_hsum4_ps(a0, a1, a2, a3);
 }
 
 static inline void rnnse_dot_s8_rows(const int8_t *w, size_t stride, int nrows, const int8_t *x, int n,
                                      int32_t *out)
 {
-    int r = 0, k;
-    int n16 = n & ~15;
-    for (; r + 4 <= nrows; r += 4) {
-        const int8_t *w0 = w + (size_t)r * stride, *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        int32_t t[4];
-        for (k = 0; k < n16; k += 16) {
-            __m256i xv = rnnse_ld16_s8(x + k);
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(rnnse_ld16_s8(w0 + k), xv));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(rnnse_ld16_s8(w1 + k), xv));
-            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(rnnse_ld16_s8(w2 + k), xv));
-            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(rnnse_ld16_s8(w3 + k), xv));
-        }
-        t[0] = rnnse_hsum_epi32(a0);
-        t[1] = rnnse_hsum_epi32(a1);
-        t[2] = rnnse_hsum_epi32(a2);
-        t[3] = rnnse_hsum_epi32(a3);
-        for (; k < n; k += 4) {
-            uint32_t xw = rnnse_load32(x + k);
-            t[0] = rnnse_sdot4(t[0], rnnse_load32(w0 + k), xw);
-            t[1] = rnnse_sdot4(t[1], rnnse_load32(w1 + k), xw);
-            t[2] = rnnse_sdot4(t[2], rnnse_load32(w2 + k), xw);
-            t[3] = rnnse_sdot4(t[3], rnnse_load32(w3 + k), xw);
-        }
-        memcpy(out + r, t, sizeof t);
-    }
-    for (; r < nrows; r++) {
+    int r;
+    for (r = 0; r < nrows; r += 4) {
         const int8_t *w0 = w + (size_t)r * stride;
-        __m256i a0 = _mm256_setzero_si256();
-        int32_t t;
-        for (k = 0; k < n16; k += 16)
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(rnnse_ld16_s8(w0 + k), rnnse_ld16_s8(x + k)));
-        t = rnnse_hsum_epi32(a0);
-        for (; k < n; k += 4) t = rnnse_sdot4(t, rnnse_load32(w0 + k), rnnse_load32(x + k));
-        out[r] = t;
+        const int8_t *w1 = r + 1 < nrows ? w0 + stride : w0;
+        const int8_t *w2 = r + 2 < nrows ? w0 + 2 * stride : w0;
+        const int8_t *w3 = r + 3 < nrows ? w0 + 3 * stride : w0;
+        int32_t t[4];
+        _mm_storeu_si128((__m128i *)(void *)t, rnnse_avx2_dot4_s8(w0, w1, w2, w3, x, n));
+        memcpy(out + r, t, (size_t)(nrows - r < 4 ? nrows - r : 4) * sizeof(int32_t));
     }
-}
-
-static inline __m256 rnnse_ld8_f16(const rnnse_f16_t *p)
-{
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
 static inline void rnnse_dot_f16_rows(const rnnse_f16_t *w, size_t stride, int nrows, const rnnse_f16_t *x,
                                       int n, float *out)
 {
-    int r = 0, k;
-    int n8 = n & ~7;
-    for (; r + 4 <= nrows; r += 4) {
-        const rnnse_f16_t *w0 = w + (size_t)r * stride, *w1 = w0 + stride, *w2 = w1 + stride, *w3 = w2 + stride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (k = 0; k < n8; k += 8) {
-            __m256 xv = rnnse_ld8_f16(x + k);
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(rnnse_ld8_f16(w0 + k), xv));
-            a1 = _mm256_add_ps(a1, _mm256_mul_ps(rnnse_ld8_f16(w1 + k), xv));
-            a2 = _mm256_add_ps(a2, _mm256_mul_ps(rnnse_ld8_f16(w2 + k), xv));
-            a3 = _mm256_add_ps(a3, _mm256_mul_ps(rnnse_ld8_f16(w3 + k), xv));
-        }
-        out[r] = rnnse_hsum_ps(a0);
-        out[r + 1] = rnnse_hsum_ps(a1);
-        out[r + 2] = rnnse_hsum_ps(a2);
-        out[r + 3] = rnnse_hsum_ps(a3);
-        for (; k < n; k += 2) {
-            uint32_t xw = rnnse_load32(x + k);
-            out[r] = rnnse_fdot2(out[r], rnnse_load32(w0 + k), xw);
-            out[r + 1] = rnnse_fdot2(out[r + 1], rnnse_load32(w1 + k), xw);
-            out[r + 2] = rnnse_fdot2(out[r + 2], rnnse_load32(w2 + k), xw);
-            out[r + 3] = rnnse_fdot2(out[r + 3], rnnse_load32(w3 + k), xw);
-        }
-    }
-    for (; r < nrows; r++) {
+    int r;
+    for (r = 0; r < nrows; r += 4) {
         const rnnse_f16_t *w0 = w + (size_t)r * stride;
-        __m256 a0 = _mm256_setzero_ps();
-        float t;
-        for (k = 0; k < n8; k += 8) a0 = _mm256_add_ps(a0, _mm256_mul_ps(rnnse_ld8_f16(w0 + k), rnnse_ld8_f16(x + k)));
-        t = rnnse_hsum_ps(a0);
-        for (; k < n; k += 2) t = rnnse_fdot2(t, rnnse_load32(w0 + k), rnnse_load32(x + k));
-        out[r] = t;
+        const rnnse_f16_t *w1 = r + 1 < nrows ? w0 + stride : w0;
+        const rnnse_f16_t *w2 = r + 2 < nrows ? w0 + 2 * stride : w0;
+        const rnnse_f16_t *w3 = r + 3 < nrows ? w0 + 3 * stride : w0;
+        float t[4];
+        _mm_storeu_ps(t, rnnse_avx2_dot4_f16(w0, w1, w2, w3, x, n));
+        memcpy(out + r, t, (size_t)(nrows - r < 4 ? nrows - r : 4) * sizeof(float));
     }
 }
 
+/* G (3 or 4) gate rows of a recurrent unit: ax[g] = w_g[0..nx) . x, ah[g] = w_g[nx..nx+nh) . h */
+static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
+                                      const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+{
+    const int8_t *w3 = gates > 3 ? w + 3 * stride : w;
+    int32_t t[8];
+    __m128i sx = rnnse_avx2_dot4_s8(w, w + stride, w + 2 * stride, w3, x, nx);
+    __m128i sh = rnnse_avx2_dot4_s8(w + nx, w + stride + nx, w + 2 * stride + nx, w3 + nx, h, nh);
+    _mm_storeu_si128((__m128i *)(void *)t, sx);
+    _mm_storeu_si128((__m128i *)(void *)(t + 4), sh);
+    memcpy(ax, t, (size_t)gates * sizeof(int32_t));
+    memcpy(ah, t + 4, (size_t)gates * sizeof(int32_t));
+}
+
+static inline void rnnse_dot_f16_gates(const rnnse_f16_t *w, size_t stride, int gates, const rnnse_f16_t *x,
+                                       int nx, const rnnse_f16_t *h, int nh, float *ax, float *ah)
+{
+    const rnnse_f16_t *w3 = gates > 3 ? w + 3 * stride : w;
+    float t[8];
+    _mm_storeu_ps(t, rnnse_avx2_dot4_f16(w, w + stride, w + 2 * stride, w3, x, nx));
+    _mm_storeu_ps(t + 4, rnnse_avx2_dot4_f16(w + nx, w + stride + nx, w + 2 * stride + nx, w3 + nx, h, nh));
+    memcpy(ax, t, (size_t)gates * sizeof(float));
+    memcpy(ah, t + 4, (size_t)gates * sizeof(float));
+}
+
+/* rnnse_exp_f32 lane by lane */
+static inline __m256 rnnse_avx2_exp(__m256 x)
+{
+    __m256 t, n, r, p;
+    __m256i e;
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(RNNSE_EXP_LO)), _mm256_set1_ps(RNNSE_EXP_HI));
+    t = _mm256_mul_ps(x, _mm256_set1_ps(RNNSE_LOG2E));
+    n = _mm256_sub_ps(_mm256_add_ps(t, _mm256_set1_ps(RNNSE_ROUND_MAGIC)), _mm256_set1_ps(RNNSE_ROUND_MAGIC));
+    r = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_setzero_ps(), n), _mm256_set1_ps(RNNSE_LN2_HI), x);
+    r = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_setzero_ps(), n), _mm256_set1_ps(RNNSE_LN2_LO), r);
+    p = _mm256_fmadd_ps(_mm256_set1_ps(RNNSE_EXP_C7), r, _mm256_set1_ps(RNNSE_EXP_C6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(RNNSE_EXP_C5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(RNNSE_EXP_C4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(RNNSE_EXP_C3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(RNNSE_EXP_C2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline void rnnse_sigmoid_f32x8(float *v)
+{
+    __m256 x = _mm256_loadu_ps(v);
+    __m256 e = rnnse_avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_storeu_ps(v, _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+}
+
+static inline void rnnse_tanh_f32x8(float *v)
+{
+    __m256 x = _mm256_loadu_ps(v);
+    __m256 sign = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)));
+    __m256 a = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u)), x);
+    __m256 z = _mm256_mul_ps(a, a), p, small, big;
+    p = _mm256_fmadd_ps(_mm256_set1_ps(RNNSE_TANH_P5), z, _mm256_set1_ps(RNNSE_TANH_P4));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(RNNSE_TANH_P3));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(RNNSE_TANH_P2));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(RNNSE_TANH_P1));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(RNNSE_TANH_P0));
+    small = _mm256_fmadd_ps(_mm256_mul_ps(a, z), p, a);
+    big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                        _mm256_div_ps(_mm256_set1_ps(2.0f),
+                                      _mm256_add_ps(rnnse_avx2_exp(_mm256_add_ps(a, a)), _mm256_set1_ps(1.0f))));
+    p = _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(RNNSE_TANH_SMALL), _CMP_LT_OQ));
+    _mm256_storeu_ps(v, _mm256_or_ps(p, sign));
+}
+
 #define RNNSE_SIMD_NAME "avx2"
+#elif !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_XPULP)
+#include "rnnse_simd_xpulp.h"   /* PULP cluster cores: Xpulp SIMD, hardware loops, Zfinx FPU */
 #else
 /* ---- portable ------------------------------------------------------------------------------ */
+
+static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
+                                      const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+{
+    rnnse_dot_s8_rows_portable(w, stride, gates, x, nx, ax);
+    rnnse_dot_s8_rows_portable(w + nx, stride, gates, h, nh, ah);
+}
+
+static inline void rnnse_dot_f16_gates(const rnnse_f16_t *w, size_t stride, int gates, const rnnse_f16_t *x,
+                                       int nx, const rnnse_f16_t *h, int nh, float *ax, float *ah)
+{
+    rnnse_dot_f16_rows_portable(w, stride, gates, x, nx, ax);
+    rnnse_dot_f16_rows_portable(w + nx, stride, gates, h, nh, ah);
+}
+
 #define rnnse_dot_s8_rows rnnse_dot_s8_rows_portable
 #define rnnse_dot_f16_rows rnnse_dot_f16_rows_portable
+#define rnnse_sigmoid_f32x8 rnnse_sigmoid_f32x8_portable
+#define rnnse_tanh_f32x8 rnnse_tanh_f32x8_portable
 #define RNNSE_SIMD_NAME "portable"
 #endif
 

@@ -41,6 +41,8 @@ void rnnse_stream_open(rnnse_stream_t *s, const rnnse_tiles_t *tiles, const void
     s->buf[1] = tiles->buf[core][1];
     s->dma[0].pending = 0;
     s->dma[1].pending = 0;
+    s->in_place = tiles->in_place != 0;
+    if (s->in_place) return;
     if (s->tile_rec < 1) s->n_rec = 0;   /* caller checked the budget; never overrun a buffer */
     stream_start_next(s);
 }
@@ -50,6 +52,11 @@ const uint8_t *rnnse_stream_next(rnnse_stream_t *s, int *count)
     int b = s->cur;
     int n = s->n_rec - s->done;
     if (n <= 0) return NULL;
+    if (s->in_place) {               /* the whole slice as one tile, read where it is */
+        s->done = s->n_rec;
+        *count = n;
+        return s->src;
+    }
     if (n > s->tile_rec) n = s->tile_rec;
     stream_start_next(s);            /* next tile into the other buffer, overlapping this one */
     plat_dma_wait(&s->dma[b]);

@@ -83,13 +83,18 @@ const char *rnnse_strerror(int code);
 uint32_t rnnse_model_checksum(const rnnse_model_t *m);
 uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_t n_out);
 
+void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on);
+int rnnse_weights_in_range(const rnnse_layer_t *L);
 int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
-                        int ncores, uint32_t max_tile_rec, const void *x, const void *h, void *c, void *y);
+                        int ncores, uint32_t max_tile_rec, int in_place, const void *x, const void *h, void *c,
+                        void *y);
+int rnnse_harness_act(int fn, const float *x, float *y, int n);
+int rnnse_harness_net_phases(const rnnse_net_t *net, uint64_t *out, int max);
 int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
 int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
 const char *rnnse_simd_name(void);
 int rnnse_harness_abi(uint32_t *out, int n);
-int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *ns);
+int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles);
 
 void plat_l1_reset(void);
 size_t plat_l1_budget(void);
@@ -371,9 +376,10 @@ class Library:
         return cores
 
     # -- one layer ------------------------------------------------------------------------------
-    def layer(self, layer, x, h=None, c=None, *, tables=None, cores: int = 1, max_tile: int = 0):
+    def layer(self, layer, x, h=None, c=None, *, tables=None, cores: int = 1, max_tile: int = 0,
+              in_place: bool = False):
         """Run one layer (rnnse_harness_layer) on ``cores`` cores with at most ``max_tile`` records
-        per DMA tile (0: as many as the L1 budget allows).
+        per DMA tile (0: as many as the L1 budget allows), or reading the weights in place.
 
         layer: a ``rnnse.quant.Layer`` (fc/lstm/gru, packed with pack_model) or a PackedLayer
         (e.g. ``conversion_layer``). x, h, c: numpy vectors of the layer's input/state types.
@@ -399,7 +405,7 @@ class Library:
             self._reset_l1()
             rc = self.lib.rnnse_harness_layer(
                 L, ffi.from_buffer("int16_t[]", sig), ffi.from_buffer("int16_t[]", tanh), cores,
-                int(max_tile), ffi.from_buffer(xa), ffi.from_buffer(ha) if ha is not None else ffi.NULL,
+                int(max_tile), int(bool(in_place)), ffi.from_buffer(xa), ffi.from_buffer(ha) if ha is not None else ffi.NULL,
                 ffi.from_buffer(ca) if ca is not None else ffi.NULL, ffi.from_buffer(y))
         self._raise(rc)
         if pl.kind == LSTM:
@@ -409,6 +415,21 @@ class Library:
     def _raise(self, rc: int) -> None:
         if rc != 0:
             raise NativeError(rc, self.ffi.string(self.lib.rnnse_strerror(rc)).decode())
+
+    ACT_FUNCTIONS = {"sigmoid_x8": 0, "tanh_x8": 1, "sigmoid": 2, "tanh": 3, "exp": 4}
+
+    def activation(self, fn: str, x) -> np.ndarray:
+        """The FP32 activations of the FP16 kernels (rnnse_harness_act): ``sigmoid_x8`` and
+        ``tanh_x8`` through the SIMD path, ``sigmoid``, ``tanh``, ``exp`` through the scalar code."""
+        x = np.ascontiguousarray(x, dtype=np.float32).ravel()
+        n = len(x)
+        if fn.endswith("_x8") and n % 8:
+            x = np.concatenate([x, np.zeros(8 - n % 8, np.float32)])
+        y = np.empty_like(x)
+        rc = self.lib.rnnse_harness_act(self.ACT_FUNCTIONS[fn], self.ffi.from_buffer("float[]", x),
+                                        self.ffi.from_buffer("float[]", y), len(x))
+        self._raise(rc)
+        return y[:n]
 
     def strerror(self, code: int) -> str:
         return self.ffi.string(self.lib.rnnse_strerror(int(code))).decode()
@@ -441,9 +462,10 @@ class Library:
         """rnnse_model_t of a QuantizedModel or PackedModel (see ModelImage)."""
         return ModelImage(self.ffi, _as_packed_model(model))
 
-    def net(self, model, cores: int = 1, max_tile: int = 0) -> "Net":
-        """Initialise the network of a QuantizedModel, PackedModel or ModelImage."""
-        return Net(self, model, cores, max_tile)
+    def net(self, model, cores: int = 1, max_tile: int = 0, in_place: bool = False) -> "Net":
+        """Initialise the network of a QuantizedModel, PackedModel or ModelImage; in_place: read
+        the weights where they are instead of through the DMA tiles (rnnse_net_set_weights_in_place)."""
+        return Net(self, model, cores, max_tile, in_place)
 
 
 def _tables(tables):
@@ -476,7 +498,7 @@ def _vector(a, type_, n, what):
 class Net:
     """One initialised network (rnnse_net_t); frames go through ``step`` or ``run``."""
 
-    def __init__(self, library: Library, model, cores: int = 1, max_tile: int = 0):
+    def __init__(self, library: Library, model, cores: int = 1, max_tile: int = 0, in_place: bool = False):
         self.lib = library
         ffi = library.ffi
         self.image = model if isinstance(model, ModelImage) else library.model_image(model)
@@ -490,11 +512,12 @@ class Net:
             library._reset_l1()
             rc = library.lib.rnnse_net_init(self._net, m, self.cores)
             self._epoch = library._l1_epoch
-            if rc == 0 and max_tile:
+            if rc == 0:
                 library.lib.rnnse_net_set_max_tile(self._net, int(max_tile))
+                library.lib.rnnse_net_set_weights_in_place(self._net, int(bool(in_place)))
         library._raise(rc)
         self.l1_used = int(library.lib.plat_l1_used())
-        self.last_ns = 0
+        self.frame_ns = np.zeros(0, np.uint64)
 
     def __enter__(self):
         return self
@@ -517,6 +540,19 @@ class Net:
             self._check()
             self.lib.lib.rnnse_net_reset(self._net)
 
+    def set_weights_in_place(self, on: bool) -> None:
+        with self.lib._lock:
+            self._check()
+            self.lib.lib.rnnse_net_set_weights_in_place(self._net, int(bool(on)))
+
+    def phase_ns(self) -> list:
+        """Time of each phase of the last step (plat_cycles: nanoseconds on the host)."""
+        out = self.lib.ffi.new("uint64_t[18]")
+        with self.lib._lock:
+            self._check()
+            n = self.lib.lib.rnnse_harness_net_phases(self._net, out, 18)
+        return [int(v) for v in list(out)[:n]]
+
     def set_max_tile(self, records: int) -> None:
         with self.lib._lock:
             self._check()
@@ -535,13 +571,14 @@ class Net:
         mags = np.ascontiguousarray(mags, dtype=np.float32)
         out = np.empty((mags.shape[0], self.n_out), np.float32)
         ffi = self.lib.ffi
-        ns = ffi.new("uint64_t *")
+        ns = np.zeros(mags.shape[0], np.uint64)
         with self.lib._lock:
             self._check()
             rc = self.lib.lib.rnnse_harness_net_run(self._net, ffi.from_buffer("float[]", mags),
-                                                   ffi.from_buffer("float[]", out), mags.shape[0], ns)
+                                                   ffi.from_buffer("float[]", out), mags.shape[0],
+                                                   ffi.from_buffer("uint64_t[]", ns))
         self.lib._raise(rc)
-        self.last_ns = int(ns[0])
+        self.frame_ns = ns           # time of each step (nanoseconds)
         return out
 
 

@@ -2,6 +2,8 @@
  * Host port of the platform layer (x86-64 / any POSIX system).
  *
  * - Team: a persistent pool of PLAT_MAX_CORES-1 worker pthreads; the forking thread is core 0.
+ *   Idle workers spin for PLAT_HOST_SPIN_NS waiting for the next fork (frames follow each other
+ *   closely), then sleep on a condition variable.
  * - Barrier: sense-reversing counter barrier; spins briefly, then yields (the host may have fewer
  *   CPUs than the team has cores).
  * - DMA: asynchronous in effect. plat_dma_start() poisons the destination, plat_dma_wait() copies.
@@ -27,6 +29,10 @@
 
 /* ---- team ---------------------------------------------------------------------------------- */
 
+#ifndef PLAT_HOST_SPIN_NS
+#define PLAT_HOST_SPIN_NS 200000u   /* workers spin this long for the next fork before sleeping */
+#endif
+
 static __thread int tls_core_id;       /* 0 outside a fork */
 static int team_size = 1;              /* cores in the running team; 1 outside a fork */
 
@@ -36,10 +42,15 @@ static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static pthread_t pool_threads[PLAT_MAX_CORES];
 static int pool_started;               /* workers created (ids 1..pool_started) */
-static unsigned pool_generation;       /* incremented by every fork */
+/* The published job: (fork number << 8) | team size, written last (release) by the fork, so a
+ * worker that sees a new word also sees pool_fn and pool_arg of that fork. */
+static uint32_t pool_job;
 static int pool_remaining;             /* workers of the current fork not finished yet */
+static int pool_sleepers;              /* workers blocked on pool_wake */
+static int fork_waiting;               /* the forking thread blocks on pool_done */
 static void (*pool_fn)(void *);
 static void *pool_arg;
+static uint32_t pool_start_job[PLAT_MAX_CORES];   /* pool_job when worker i was created */
 
 /* barrier state */
 static unsigned barrier_count;
@@ -49,30 +60,47 @@ int plat_core_id(void) { return tls_core_id; }
 
 int plat_num_cores(void) { return team_size; }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static uint32_t wait_job(uint32_t seen)
+{
+    uint64_t t0 = plat_cycles();
+    uint32_t job;
+    unsigned spin = 0;
+    while ((job = __atomic_load_n(&pool_job, __ATOMIC_ACQUIRE)) == seen) {
+        cpu_relax();
+        if ((++spin & 63u) == 0 && plat_cycles() - t0 > PLAT_HOST_SPIN_NS) {
+            pthread_mutex_lock(&pool_lock);
+            pool_sleepers++;
+            while ((job = __atomic_load_n(&pool_job, __ATOMIC_ACQUIRE)) == seen)
+                pthread_cond_wait(&pool_wake, &pool_lock);
+            pool_sleepers--;
+            pthread_mutex_unlock(&pool_lock);
+            break;
+        }
+    }
+    return job;
+}
+
 static void *pool_worker(void *p)
 {
     int id = (int)(intptr_t)p;
-    unsigned seen = 0;
+    uint32_t seen = pool_start_job[id];   /* jobs published after the creation are this worker's */
     tls_core_id = id;
     for (;;) {
-        void (*fn)(void *);
-        void *arg;
-        pthread_mutex_lock(&pool_lock);
-        while (pool_generation == seen || id >= team_size)
-        {
-            if (pool_generation != seen) seen = pool_generation;   /* fork without this core */
-            pthread_cond_wait(&pool_wake, &pool_lock);
+        seen = wait_job(seen);
+        if (id >= (int)(seen & 0xffu)) continue;    /* a fork without this core */
+        pool_fn(pool_arg);
+        if (__atomic_sub_fetch(&pool_remaining, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&pool_lock);
+            if (fork_waiting) pthread_cond_signal(&pool_done);
+            pthread_mutex_unlock(&pool_lock);
         }
-        seen = pool_generation;
-        fn = pool_fn;
-        arg = pool_arg;
-        pthread_mutex_unlock(&pool_lock);
-
-        fn(arg);
-
-        pthread_mutex_lock(&pool_lock);
-        if (--pool_remaining == 0) pthread_cond_signal(&pool_done);
-        pthread_mutex_unlock(&pool_lock);
     }
     return NULL;
 }
@@ -81,6 +109,7 @@ static void pool_grow(int n)
 {
     while (pool_started < n - 1) {
         int id = pool_started + 1;
+        pool_start_job[id] = __atomic_load_n(&pool_job, __ATOMIC_RELAXED);
         if (pthread_create(&pool_threads[id], NULL, pool_worker, (void *)(intptr_t)id) != 0) {
             fprintf(stderr, "platform(host): cannot create worker thread %d\n", id);
             abort();
@@ -92,30 +121,47 @@ static void pool_grow(int n)
 
 void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
 {
+    uint64_t t0;
+    unsigned spin = 0;
     if (n < 1 || n > PLAT_MAX_CORES) {
         fprintf(stderr, "platform(host): plat_team_fork(%d): team size must be 1..%d\n", n, PLAT_MAX_CORES);
         abort();
     }
     pthread_mutex_lock(&fork_lock);
+    tls_core_id = 0;
+    if (n == 1) {
+        team_size = 1;
+        fn(arg);
+        pthread_mutex_unlock(&fork_lock);
+        return;
+    }
     pool_grow(n);
-    pthread_mutex_lock(&pool_lock);
     team_size = n;
     barrier_count = 0;
     pool_fn = fn;
     pool_arg = arg;
-    pool_remaining = n - 1;
-    pool_generation++;
-    if (n > 1) pthread_cond_broadcast(&pool_wake);
+    __atomic_store_n(&pool_remaining, n - 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&pool_lock);
+    __atomic_store_n(&pool_job, ((__atomic_load_n(&pool_job, __ATOMIC_RELAXED) >> 8) + 1u) << 8 | (uint32_t)n,
+                     __ATOMIC_RELEASE);
+    if (pool_sleepers) pthread_cond_broadcast(&pool_wake);
     pthread_mutex_unlock(&pool_lock);
 
-    tls_core_id = 0;
     fn(arg);
 
-    pthread_mutex_lock(&pool_lock);
-    while (pool_remaining > 0) pthread_cond_wait(&pool_done, &pool_lock);
+    t0 = plat_cycles();
+    while (__atomic_load_n(&pool_remaining, __ATOMIC_ACQUIRE) > 0) {
+        cpu_relax();
+        if ((++spin & 63u) == 0 && plat_cycles() - t0 > PLAT_HOST_SPIN_NS) {
+            pthread_mutex_lock(&pool_lock);
+            fork_waiting = 1;
+            while (__atomic_load_n(&pool_remaining, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&pool_done, &pool_lock);
+            fork_waiting = 0;
+            pthread_mutex_unlock(&pool_lock);
+        }
+    }
     pool_fn = NULL;
     team_size = 1;
-    pthread_mutex_unlock(&pool_lock);
     pthread_mutex_unlock(&fork_lock);
 }
 
@@ -130,8 +176,10 @@ void plat_team_barrier(void)
         __atomic_store_n(&barrier_sense, sense + 1, __ATOMIC_RELEASE);
         return;
     }
-    for (unsigned spin = 0; __atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE) == sense; spin++)
-        if (spin > 200) sched_yield();
+    for (unsigned spin = 0; __atomic_load_n(&barrier_sense, __ATOMIC_ACQUIRE) == sense; spin++) {
+        cpu_relax();
+        if (spin > 200) sched_yield();   /* the host may have fewer CPUs than the team has cores */
+    }
 }
 
 /* ---- L1 arena ------------------------------------------------------------------------------ */

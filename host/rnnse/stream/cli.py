@@ -62,13 +62,13 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
     else:
         scale, name, budget = 1e-6, f"M {unit}", BUDGET_MS * 1e-3 * CLOCK_HZ * 1e-6
-    rows = [("total", 0), ("dsp", 1), ("network", 2)]
-    if info.counter != "ns":
-        rows.append(("busiest worker", 3))
+    rows = [("total", 0), ("dsp", 1), ("network", 2), ("busiest worker", 3)]
     n_ph = (costs.shape[1] - 4) // 2
     for i, ph in enumerate(info.phases[:n_ph]):
         rows.append((f"  {ph} (total)", 4 + i))
         rows.append((f"  {ph} (busiest)", 4 + n_ph + i))
+    # entries a target cannot measure are 0: leave them out
+    rows = [(label, col) for label, col in rows if col < 3 or costs[:, col].any()]
     lines = [f"per-hop cost ({len(costs)} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
              + ("" if unit == "ns" else f" at {CLOCK_HZ / 1e6:.0f} MHz") + "):",
              f"  {'':22s} {'mean':>10s} {'p99':>10s} {'max':>10s} {'of budget':>10s}"]
@@ -78,7 +78,9 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
                      f"{100 * v.mean() / budget:9.2f}%")
     tot = costs[:, 0].astype(np.float64).mean() * scale
     if tot > 0:
-        lines.append(f"  real-time factor: {budget / tot:.1f}x faster than real time (mean total per hop)")
+        rtf = budget / tot
+        lines.append(f"  real-time factor {rtf:.2f}: " + (f"{rtf:.1f}x faster than real time" if rtf >= 1 else
+                     f"{1 / rtf:.1f}x slower than real time") + " (mean total per hop)")
     return lines
 
 
