@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "rnnse.export",          # rnnse export
     "rnnse.stream.cli",      # rnnse enhance (firmware targets)
     "rnnse.bench",           # rnnse bench
+    "rnnse.report",          # rnnse report
 ]
 
 
