@@ -22,6 +22,9 @@ import serial
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stream_helpers import (AUDIO_HOP, DEMO, ROOT, SHIPPED, check_against_golden, down_sizes, frame_at, padded,
+                            speech_like)
+
 from rnnse.config import LATENCY
 from rnnse.stream import protocol as P
 from rnnse.stream import reference as R
@@ -29,27 +32,8 @@ from rnnse.stream.client import DeviceTimeout, LinkClosed, StreamClient, StreamE
 from rnnse.stream.faults import Close, Drop, FaultProxy, Flip, Insert, Silence
 from rnnse.stream.targets import start_host_app
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(ROOT, "samples", "demo_noisy.wav")
-OUT_BOUND = 0.5 + 1.0 / 16          # LSB: on-device chain vs StreamingChain, same masks
-MASK_MAX, MASK_MEAN = 2e-3, 2e-4    # FP16 end-to-end tolerance of the numerics spec
-AUDIO_HOP = 214                     # bytes of a one-hop AUDIO frame
 REPLY_TIMEOUT = 0.4
 FRAME_TIMEOUT_MS = 50
-
-
-def speech_like(n, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16000.0
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
-    x = sum(np.sin(k * phase) / k * np.exp(-((k * f0 - 700) / 400) ** 2 * 0.5) for k in range(1, 30))
-    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.3 * rng.standard_normal(n)
-    return np.clip(x / np.abs(x).max() * 12000, -32768, 32767).astype(np.int16)
-
-
-def padded(pcm):
-    return np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
 
 
 @contextlib.contextmanager
@@ -66,29 +50,7 @@ def connect(port_or_url, **kw):
     return ser, StreamClient(ser, **kw)
 
 
-# ---- models and builds ----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def small_models(tmp_path_factory):
-    """Random 64-unit LSTM and GRU models quantized in several schemes: {(cell, scheme): path}."""
-    import torch
-
-    from rnnse.models import SEModel
-    from rnnse.quant import quantize
-    from rnnse.stft import stft
-
-    mags = [np.abs(stft(speech_like(16000, s) / 32768.0)) for s in range(2)]
-    out = {}
-    for cell in ("lstm", "gru"):
-        torch.manual_seed(1)
-        model = SEModel(cell=cell, hidden=64, fc_in=64, fc_out=64)
-        d = tmp_path_factory.mktemp(f"stream-small-{cell}", numbered=False)
-        for scheme in ("int8", "mixed", "fp16"):
-            path = d / f"quant-{scheme}.npz"
-            quantize(model, scheme, calib_mags=mags).save(path)
-            out[cell, scheme] = str(path)
-    return out
-
+# ---- models and builds (small_models: conftest.py) -------------------------------------------
 
 @pytest.fixture(scope="module")
 def build():
@@ -117,37 +79,6 @@ def fault_app(small_models, build):
 
 
 # ---- bit-exactness and bounds ---------------------------------------------------------------
-
-def check_against_golden(qmodel_path, result, pcm, exact_masks: bool):
-    from rnnse.quant import QuantizedModel
-
-    q = QuantizedModel.load(qmodel_path)
-    out, masks = R.golden_stream(q, pcm, mags=result.mags)
-    if exact_masks:
-        np.testing.assert_array_equal(result.masks, masks)
-    else:
-        d = np.abs(result.masks - masks)
-        assert d.max() <= MASK_MAX and d.mean() <= MASK_MEAN, (d.max(), d.mean())
-    # audio: the firmware's output against the Python chain with the firmware's own masks
-    ref, _ = R.chain_stream(pcm, result.masks)
-    diff = np.abs(result.audio.astype(np.float64) - np.clip(ref.astype(np.float64) * 32768, -32768, 32767))
-    assert diff.max() <= OUT_BOUND, diff.max()
-    # and against the golden model's own stream: mask differences move each output sample by at
-    # most 4/3 max|dmask| max_k ||x_k||_2 (docs/numerics.md)
-    from rnnse.stft import WINDOW
-
-    frames = np.lib.stride_tricks.sliding_window_view(
-        np.concatenate([np.zeros(LATENCY), R.pcm16_hops(pcm).reshape(-1).astype(np.float64)]), 400)[::100]
-    norms = np.linalg.norm(frames * WINDOW, axis=1)
-    dm = np.abs(result.masks - masks).max()
-    bound = OUT_BOUND + 32768 * (4 / 3) * dm * norms.max()
-    gd = np.abs(result.audio.astype(np.float64) - np.clip(out.astype(np.float64) * 32768, -32768, 32767))
-    assert gd.max() <= bound, (gd.max(), bound)
-    return diff
-
-
-SHIPPED = [os.path.join(ROOT, "models", m, "quant-mixed.npz") for m in ("lstm256", "gru256")]
-
 
 @pytest.mark.parametrize("qmodel", SHIPPED, ids=["lstm256-mixed", "gru256-mixed"])
 def test_shipped_models_match_the_golden_model(qmodel, build):
@@ -227,16 +158,6 @@ def test_reset_mid_stream_and_serving_after_a_disconnect(fault_app):
 
 
 # ---- fault injection ------------------------------------------------------------------------
-
-def frame_at(k, byte=0, handshake=14):
-    """Offset of ``byte`` in the k-th one-hop AUDIO frame of the host -> device stream (after RESET)."""
-    return handshake + k * AUDIO_HOP + byte
-
-
-def down_sizes(info):
-    info_len = len(P.encode_info(info)) + P.OVERHEAD
-    return info_len, P.OVERHEAD + 4 + 200 + 4 * info.n_costs
-
 
 UP_FAULTS = {
     "flip-type": [Flip(frame_at(5, 2), 0x01)],

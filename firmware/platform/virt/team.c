@@ -19,6 +19,7 @@ static struct {
 } job;
 static volatile uint32_t job_gen, job_done, bar_count, bar_gen;
 static volatile uint32_t turn;   /* serial mode: the team core that may run */
+enum { MIE_MTIE = 1u << 7, MIE_MEIE = 1u << 11 };
 static uint64_t busy[VIRT_HARTS], awake_since[VIRT_HARTS];
 
 /* Phase log of the last fork: a phase is the code between two team barriers. end[k] is the
@@ -30,6 +31,8 @@ static struct {
     volatile uint32_t busiest[VIRT_MAX_PHASES];
 } phase_log;
 static uint64_t phase_start[VIRT_HARTS];
+/* serial mode: instructions each hart executed inside the phases (holding the turn), cumulative */
+static uint64_t phase_work[VIRT_HARTS];
 
 static void atomic_max32(volatile uint32_t *p, uint32_t v)
 {
@@ -43,6 +46,7 @@ static void phase_note(int hart, uint64_t now)
 {
     uint32_t k = phase_log.n;
     uint64_t worked = now - phase_start[hart];
+    phase_work[hart] += worked;
     if (k < VIRT_MAX_PHASES)
         atomic_max32(&phase_log.busiest[k], worked > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)worked);
 }
@@ -82,7 +86,10 @@ int plat_num_cores(void)
 
 uint64_t virt_busy(int hart)
 {
-    return busy[hart];
+    /* serial mode: only the instructions the hart ran while holding the turn, which are exactly
+     * its own; its awake time may also cover other harts' instructions (a hart that was woken
+     * runs until its WFI only when QEMU schedules it) */
+    return virt_boot.icount ? phase_work[hart] : busy[hart];
 }
 
 static void sleep_begin(int h) { busy[h] += plat_cycles() - awake_since[h]; }
@@ -146,7 +153,14 @@ void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
     else
         for (int h = 1; h <= n; h++)
             virt_wake(h);
+    /* Wait for the team with only its wake-up enabled. A pending UART receive interrupt (the host
+     * sends the next frames while the team works) would end every WFI at once and make the
+     * controller spin; under -icount those instructions would run between the team's and land in
+     * the counts. The UART loses nothing meanwhile: QEMU keeps the bytes until the FIFO has room. */
+    uint32_t mie;
+    __asm__ volatile("csrrc %0, mie, %1" : "=r"(mie) : "r"(MIE_MEIE | MIE_MTIE));
     virt_wait_value(&job_done, (uint32_t)n);
+    __asm__ volatile("csrw mie, %0" ::"r"(mie));
 }
 
 void plat_team_barrier(void)

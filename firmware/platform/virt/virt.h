@@ -68,7 +68,8 @@ void virt_clear_wake(void);
  * the calling hart's busy time */
 void virt_wait_change(volatile uint32_t *word, uint32_t old);
 void virt_wait_value(volatile uint32_t *word, uint32_t want);
-/* plat_cycles() units each hart spent outside the waits above, cumulative */
+/* plat_cycles() units each hart spent outside the waits above, cumulative; in serial mode
+ * (icount) the instructions it executed inside team phases, which are exactly its own */
 uint64_t virt_busy(int hart);
 /* total and busiest core of each phase (code between team barriers) of the last
  * plat_team_fork; returns the number of phases */

@@ -2,6 +2,7 @@
 the firmware, streaming it hop by hop over the protocol of docs/protocol.md."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -21,24 +22,28 @@ def register(sub) -> None:
     p.add_argument("input", help="noisy input (16 kHz mono wav)")
     p.add_argument("-o", "--output", required=True, help="enhanced output wav")
     p.add_argument("--target", default="host",
-                   help="host (native build on a loopback port, default), virt (QEMU RISC-V), "
+                   help="host (native build on a loopback port, default), virt (QEMU RISC-V), gvsoc (GVSoC pulp-open), "
                         "serial:PORT[@BAUD] or a pyserial URL (socket://HOST:PORT, rfc2217://...)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"model directory holding quant-SCHEME.npz, or a quantized-model file "
                         f"(default {DEFAULT_MODEL}); for host and virt the firmware is built with it")
     p.add_argument("--scheme", default="mixed", help="quantization scheme (default mixed)")
     p.add_argument("--clean", help="clean reference wav: print PESQ-WB and STOI before and after")
-    p.add_argument("--cores", type=int, help="cores of the network's team (host default 1, virt 8)")
+    p.add_argument("--cores", type=int, help="cores of the network's team (host default 1, virt and gvsoc 8)")
     p.add_argument("--hops-per-message", type=int, default=1, help="hops per AUDIO message (1..8, default 1)")
     p.add_argument("--window", type=int, help="AUDIO messages in flight (default: the device's reply cache)")
     p.add_argument("--timeout", type=float, help="seconds to wait for a reply (default 2; 20 for virt "
                                                  "and serial targets)")
     p.add_argument("--retries", type=int, default=5, help="retries without progress before giving up")
-    p.add_argument("--icount", action="store_true", help="virt: deterministic instruction counting")
+    p.add_argument("--icount", action=argparse.BooleanOptionalAction, default=None,
+                   help="virt: count instructions deterministically (QEMU -icount shift=0; the default "
+                        "on virt): per-hop costs in instructions per hart and layer against the 1.5 M "
+                        "budget; --no-icount runs the harts in parallel and reports emulated time")
     p.add_argument("--resample", action="store_true", help="resample inputs of another rate to 16 kHz")
     p.add_argument("--mono", action="store_true", help="average multi-channel inputs to mono")
     p.add_argument("--json", help="also write the run's figures (costs, link, metrics) to this JSON file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress report (when stderr is not a terminal it is a few lines anyway)")
     p.set_defaults(func=cmd_enhance)
 
 
@@ -56,15 +61,21 @@ def resolve_qmodel(model: str, scheme: str) -> str:
 
 
 def cost_table(costs: np.ndarray, info) -> list[str]:
-    """Per-hop cost lines against the real-time budget of one hop."""
+    """Per-hop cost lines against the real-time budget of one hop: instructions per hart and layer
+    (virt with icount), or time and the real-time factor."""
+    from .costs import instruction_table, layer_labels, summarize
+
     unit = info.counter
+    if unit == "instructions":
+        return instruction_table(summarize(costs, info))
+    emulated = info.target == "virt"
     if unit == "ns":
         scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
     else:
         scale, name, budget = 1e-6, f"M {unit}", BUDGET_MS * 1e-3 * CLOCK_HZ * 1e-6
     rows = [("total", 0), ("dsp", 1), ("network", 2), ("busiest worker", 3)]
     n_ph = (costs.shape[1] - 4) // 2
-    for i, ph in enumerate(info.phases[:n_ph]):
+    for i, ph in enumerate(layer_labels(info.phases[:n_ph])):
         rows.append((f"  {ph} (total)", 4 + i))
         rows.append((f"  {ph} (busiest)", 4 + n_ph + i))
     # entries a target cannot measure are 0: leave them out
@@ -77,7 +88,10 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         lines.append(f"  {label:22s} {v.mean():10.4g} {np.percentile(v, 99):10.4g} {v.max():10.4g} "
                      f"{100 * v.mean() / budget:9.2f}%")
     tot = costs[:, 0].astype(np.float64).mean() * scale
-    if tot > 0:
+    if emulated:
+        lines.append("  (QEMU's wall-clock time on this machine, which says nothing about the MCU: drop "
+                     "--no-icount for instruction counts)")
+    elif tot > 0:
         rtf = budget / tot
         lines.append(f"  real-time factor {rtf:.2f}: " + (f"{rtf:.1f}x faster than real time" if rtf >= 1 else
                      f"{1 / rtf:.1f}x slower than real time") + " (mean total per hop)")
@@ -104,7 +118,7 @@ def cmd_enhance(args) -> int:
         if abs(len(clean) - len(x)) > 0:
             raise UserError(f"--clean {args.clean} has {len(clean)} samples but {args.input} has {len(x)}: "
                             f"they must be the same recording")
-    local = args.target in ("host", "virt")
+    local = args.target in ("host", "virt", "gvsoc")
     qmodel = None
     if local or args.model != DEFAULT_MODEL or os.path.exists(args.model):
         try:
@@ -113,12 +127,13 @@ def cmd_enhance(args) -> int:
             if local:
                 raise
     timeout = args.timeout or (2.0 if args.target == "host" else 20.0)
+    icount = args.icount if args.icount is not None else args.target == "virt"
     pcm = to_pcm16(x)
     padded = np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
     progress = not args.no_progress
     print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
     try:
-        with open_target(args.target, qmodel, cores=args.cores, progress=progress, icount=args.icount) as port:
+        with open_target(args.target, qmodel, cores=args.cores, progress=progress, icount=icount) as port:
             client = StreamClient(port, reply_timeout=timeout, max_retries=args.retries, window=args.window,
                                   hops_per_message=args.hops_per_message)
             info = client.hello()
@@ -136,15 +151,21 @@ def cmd_enhance(args) -> int:
     lines += cost_table(result.costs, info)
     st = result.stats
     dev = {k: v for k, v in final.stats.items() if v and k != "frames"}
-    lines.append(f"link: {st.messages} messages in {result.wall_s:.2f} s ({audio_s / result.wall_s:.1f}x real "
-                 f"time end to end), {st.retransmitted} retransmitted, {st.timeouts} time-outs, "
-                 f"device errors {st.device_errors or 'none'}, device counters {dev or 'clean'}")
+    speed = (f"{len(result.costs) / result.wall_s:.0f} hops/s through QEMU" if info.target == "virt" else
+             f"{audio_s / result.wall_s:.1f}x real time end to end")
+    lines.append(f"link: {st.messages} messages in {result.wall_s:.2f} s ({speed}), {st.retransmitted} "
+                 f"retransmitted, {st.timeouts} time-outs, device errors {st.device_errors or 'none'}, "
+                 f"device counters {dev or 'clean'}")
     report = {"input": args.input, "target": args.target, "model": info.model, "scheme": info.scheme,
               "checksum": f"0x{info.checksum:08x}", "cores": info.cores, "counter": info.counter,
               "phases": info.phases, "hops": int(len(result.costs)),
               "cost_mean": [float(v) for v in result.costs.astype(np.float64).mean(axis=0)],
               "cost_max": [int(v) for v in result.costs.max(axis=0)],
               "wall_s": result.wall_s, "audio_s": audio_s, "link": st.as_dict(), "device": final.stats}
+    if len(result.costs):
+        from .costs import summarize
+
+        report["per_hop"] = summarize(result.costs, info)     # means per hop, per layer
     if clean is not None:
         from ..metrics import pesq_wb, stoi
 
@@ -177,10 +198,27 @@ def _check_model(qmodel, info) -> None:
 
 
 def _stream(client, pcm, progress: bool):
+    """Stream with a progress bar on a terminal; otherwise (a log, a pipe) a line per quarter."""
+    hops = -(-len(pcm) // 100)
+    if progress and not _isatty(sys.stderr):
+        marks = [hops * k // 4 for k in (1, 2, 3, 4)]
+
+        def on_progress(done):
+            while marks and done >= marks[0]:
+                print(f"streaming: {100 * (4 - len(marks) + 1) // 4}% ({marks.pop(0)}/{hops} hops)",
+                      file=sys.stderr, flush=True)
+        return client.stream(pcm, on_progress=on_progress)
+
     from tqdm import tqdm
 
-    hops = -(-len(pcm) // 100)
     with tqdm(total=hops, unit="hop", disable=not progress, file=sys.stderr, desc="streaming") as bar:
         def on_progress(done):
             bar.update(min(done, hops) - bar.n)
         return client.stream(pcm, on_progress=on_progress)
+
+
+def _isatty(f) -> bool:
+    try:
+        return f.isatty()
+    except (AttributeError, ValueError):
+        return False
