@@ -319,7 +319,14 @@ def test_enhance_cli(small_models, tmp_path, capsys):
                "--json", str(tmp_path / "run.json")])
     out = capsys.readouterr()
     assert rc == 0, out.err
-    assert "PESQ-WB" in out.out and "STOI" in out.out and "budget" in out.out
+    assert "PESQ-WB" in out.out and "STOI" in out.out and "SI-SDR" in out.out and "budget" in out.out
+    import json
+
+    from rnnse.metrics import si_sdr
+
+    with open(tmp_path / "run.json") as f:
+        got = json.load(f)["metrics"]
+    assert got["noisy"]["si_sdr"] == pytest.approx(si_sdr(from_pcm16(clean), from_pcm16(noisy)), abs=1e-6)
     y = load_wav(tmp_path / "out.wav")
     assert len(y) == len(noisy)
     # the file holds the golden model's stream (INT8 scheme: exact masks, audio within the bound)

@@ -28,7 +28,7 @@ def register(sub) -> None:
                    help=f"model directory holding quant-SCHEME.npz, or a quantized-model file "
                         f"(default {DEFAULT_MODEL}); for host and virt the firmware is built with it")
     p.add_argument("--scheme", default="mixed", help="quantization scheme (default mixed)")
-    p.add_argument("--clean", help="clean reference wav: print PESQ-WB and STOI before and after")
+    p.add_argument("--clean", help="clean reference wav: print PESQ-WB, STOI and SI-SDR before and after")
     p.add_argument("--cores", type=int, help="cores of the network's team (host default 1, virt and gvsoc 8)")
     p.add_argument("--hops-per-message", type=int, default=1, help="hops per AUDIO message (1..8, default 1)")
     p.add_argument("--window", type=int, help="AUDIO messages in flight (default: the device's reply cache)")
@@ -167,13 +167,13 @@ def cmd_enhance(args) -> int:
 
         report["per_hop"] = summarize(result.costs, info)     # means per hop, per layer
     if clean is not None:
-        from ..metrics import pesq_wb, stoi
+        from ..metrics import all_metrics
 
-        m = {"noisy": {"pesq_wb": pesq_wb(clean, x), "stoi": stoi(clean, x)},
-             "enhanced": {"pesq_wb": pesq_wb(clean, y), "stoi": stoi(clean, y)}}
+        m = {"noisy": all_metrics(clean, x), "enhanced": all_metrics(clean, y)}
         report["metrics"] = m
         lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
-                     f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}")
+                     f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}, "
+                     f"SI-SDR {m['noisy']['si_sdr']:.2f} -> {m['enhanced']['si_sdr']:.2f} dB")
     print("\n".join(lines))
     if args.json:
         d = os.path.dirname(args.json)
