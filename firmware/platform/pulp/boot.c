@@ -7,9 +7,10 @@
 #include "../platform.h"
 #include "pulp.h"
 #include "pulp_internal.h"
+#include "mailbox.h"
 
 extern uint8_t __bss_start[], __bss_end[], __l1_start[], __l1_stacks_bottom[], __l1_stacks_top[];
-extern uint8_t __tls_base[];
+extern uint8_t __tls_base[], __tdata_end[], __tls_end[];
 extern int main(void);
 
 #define STACK_FILL 0x5A5A5A5Au
@@ -37,10 +38,13 @@ size_t pulp_stack_peak(int core)
 
 void pulp_fc_boot(void)
 {
+    PULP_REG32(PULP_FC_ICACHE_ENABLE) = 1u;   /* off at reset: every fetch would go to L2 */
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    memset(__tdata_end, 0, (size_t)(__tls_end - __tdata_end));
     memset(__l1_start, 0, (size_t)(__l1_stacks_bottom - __l1_start));
     fill_stacks();
     __asm__ volatile("mv tp, %0" ::"r"(__tls_base));
+    pulp_mailbox_init();
     pulp_cluster_boot();
     pulp_exit(main());
 }

@@ -5,10 +5,23 @@
 #include "mailbox.h"
 #include "pulp.h"
 
-pulp_mailbox_t pulp_mailbox __attribute__((aligned(16))) = {
-    PULP_MB_MAGIC, PULP_MB_VERSION, PULP_MB_BYTES, PULP_MB_BYTES, 0, 0, 0, 0, 0, 0, 0, 0, {0}, {0},
-};
+/* Not loaded and not cleared at boot (section .mailbox): the host may write its fields (cores,
+ * closed, in_len) before the simulation starts; the firmware sets its own in pulp_mailbox_init. */
+pulp_mailbox_t pulp_mailbox __attribute__((aligned(16), section(".mailbox")));
 static uint32_t in_pos;
+
+void pulp_mailbox_init(void)
+{
+    pulp_mailbox.out_len = 0;
+    pulp_mailbox.reason = 0;
+    pulp_mailbox.timeout_ms = 0;
+    pulp_mailbox.stops = 0;
+    pulp_mailbox.in_cap = PULP_MB_BYTES;
+    pulp_mailbox.out_cap = PULP_MB_BYTES;
+    pulp_mailbox.version = PULP_MB_VERSION;
+    pulp_mailbox.magic = PULP_MB_MAGIC;
+    in_pos = 0;
+}
 
 int pulp_mailbox_closed(void) { return pulp_mailbox.closed != 0; }
 

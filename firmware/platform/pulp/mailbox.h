@@ -22,7 +22,7 @@ enum {
 };
 
 typedef struct pulp_mailbox {
-    uint32_t magic, version, in_cap, out_cap;   /* set by the firmware at boot */
+    volatile uint32_t magic, version, in_cap, out_cap;   /* set by the firmware at boot */
     volatile uint32_t in_len;            /* host: bytes put into in[] (the firmware clears it) */
     volatile uint32_t out_len;           /* firmware: bytes in out[] (the host clears it) */
     volatile uint32_t reason;            /* firmware: why it stopped (PULP_MB_*) */
@@ -37,6 +37,8 @@ typedef struct pulp_mailbox {
 
 extern pulp_mailbox_t pulp_mailbox;
 
+/* Set the firmware's fields (boot, before main). */
+void pulp_mailbox_init(void);
 /* 1 once the host closed the stream */
 int pulp_mailbox_closed(void);
 /* Hand what is in the output buffer to the host now (pauses the simulation when there is any). */

@@ -54,6 +54,7 @@
 #define PULP_DMA_MAX_BYTES 0x1FFFFu          /* 17-bit length field */
 
 /* SoC */
+#define PULP_FC_ICACHE_ENABLE 0x1A108800u    /* write 1: enable the FC's instruction cache */
 #define PULP_SOC_CORESTATUS 0x1A1040A0u      /* write 0x80000000 | status: end of simulation */
 #define PULP_STDOUT 0x1A10F000u              /* one 32-bit store per character */
 

@@ -4,15 +4,20 @@
  * cycles are spent on the file transfers). Layout (little-endian; host/rnnse/bench/gvsoc.py
  * reads and writes it):
  *
- *   in : header u32[8] = {BATCH_IN_MAGIC, BATCH_VERSION, mode, cores, frames, arg, 0, 0}, then
+ *   in : header u32[8] = {BATCH_IN_MAGIC, BATCH_VERSION, mode, cores, frames, arg, arg2, 0}, then
  *        BATCH_NET:   frames x n_in float32 magnitudes
  *        BATCH_CHAIN: frames x DSP_HOP int16 samples (hops of audio)
  *        BATCH_LAYERS: nothing (arg = repetitions per measurement, at least 1)
+ *        BATCH_LAYER_IO: frames cases of layer `arg` (arg2: records per DMA tile, 0 = as many as
+ *                     fit), each x[n_in] (in_type), then for recurrent layers h[n_out] (out_type)
+ *                     and for LSTM layers c[n_out] (int8/int16/FP16 as the layer's cell state)
  *   out: header u32[8] = {BATCH_OUT_MAGIC, BATCH_VERSION, status, mode, records, record_bytes, 0, 0}
  *        BATCH_NET:   per frame float32 mask[n_out], u32 stats[BATCH_STATS]
  *        BATCH_CHAIN: per frame int16 out[DSP_HOP], float32 mask[n_out], float32 mag[n_in],
  *                     u32 stats[BATCH_STATS]
  *        BATCH_LAYERS: per measurement u32[BATCH_LAYER_FIELDS] (see layer_record)
+ *        BATCH_LAYER_IO: per case y[n_out] (out_type; h' for recurrent layers), then for LSTM
+ *                     layers c[n_out]
  *   stats: [0] frame cycles (FC), [1] DSP cycles, [2] network step cycles (FC: fork to join),
  *          [3] n network phases, [4..] their cycles as cluster core 0 saw them (rnnse_net),
  *          [STAT_TEAM] n team phases, then their totals and busiest-core cycles (event unit)
@@ -31,7 +36,7 @@
 #define BATCH_IN_MAGIC 0x49424E52u    /* "RNBI" */
 #define BATCH_OUT_MAGIC 0x4F424E52u   /* "RNBO" */
 #define BATCH_VERSION 1u
-enum { BATCH_NET = 1, BATCH_CHAIN = 2, BATCH_LAYERS = 3 };
+enum { BATCH_NET = 1, BATCH_CHAIN = 2, BATCH_LAYERS = 3, BATCH_LAYER_IO = 4 };
 enum { BATCH_ERR_IO = -100, BATCH_ERR_INPUT = -101 };
 #define MAXPH 24
 #define STAT_NET 3
@@ -192,10 +197,26 @@ static int layer_record(uint32_t index, const rnnse_layer_t *L, int cores, int v
     return write_all(rec, sizeof rec);
 }
 
+/* The most cores (at most max_cores) whose double-buffered tiles of one record each fit the L1
+ * left after the harness's vectors: an FP16 LSTM-256 record (4 kB) does not fit 8 x 2 times in
+ * pulp-open's 64 kB. */
+static int fit_cores(const rnnse_layer_t *L, int max_cores)
+{
+    int cores;
+    for (cores = max_cores; cores > 1; cores--) {
+        rnnse_tiles_t t;
+        uint32_t slice = (L->n_out + (uint32_t)cores - 1u) / (uint32_t)cores;
+        reserve_like_harness(L);
+        if (rnnse_tiles_alloc(&t, cores, L->rec_bytes, slice * L->rec_bytes) == RNNSE_OK) break;
+    }
+    plat_l1_reset();
+    return cores;
+}
+
 static int run_layers(int max_cores, uint32_t reps, uint32_t *records)
 {
     uint32_t i;
-    int rc, cores, variant;
+    int rc, variant, k;
     memset(lx, 0, sizeof lx);
     memset(lh, 0, sizeof lh);
     memset(lc, 0, sizeof lc);
@@ -205,12 +226,49 @@ static int run_layers(int max_cores, uint32_t reps, uint32_t *records)
     }
     for (i = 0; i < rnnse_model.n_layers; i++) {
         const rnnse_layer_t *L = &rnnse_model.layers[i];
+        int counts[2];
         if (!L->rec_bytes) continue;
-        for (cores = 1; cores <= max_cores; cores = cores == 1 ? max_cores : max_cores + 1)
+        counts[0] = 1;
+        counts[1] = fit_cores(L, max_cores);
+        for (k = 0; k < (max_cores > 1 ? 2 : 1); k++)
             for (variant = VARIANT_STREAMED; variant <= VARIANT_DMA; variant++) {
-                if ((rc = layer_record(i, L, cores, variant, reps)) != 0) return rc;
+                if ((rc = layer_record(i, L, counts[k], variant, reps)) != 0) return rc;
                 (*records)++;
             }
+    }
+    return 0;
+}
+
+static int cell_bytes(const rnnse_layer_t *L)
+{
+    if (L->kind != RNNSE_LSTM) return 0;
+    return L->prec == RNNSE_INT8 ? (L->c_bits == 16 ? 2 : 1) : 2;
+}
+
+static int run_layer_io(uint32_t index, uint32_t cases, int cores, uint32_t max_tile)
+{
+    const rnnse_layer_t *L;
+    uint32_t t, nx, ny, nc;
+    int rc, rnn;
+    if (index >= rnnse_model.n_layers) return BATCH_ERR_INPUT;
+    L = &rnnse_model.layers[index];
+    rnn = L->kind == RNNSE_LSTM || L->kind == RNNSE_GRU;
+    nx = L->n_in * (uint32_t)rnnse_type_bytes(L->in_type);
+    ny = L->n_out * (uint32_t)rnnse_type_bytes(L->out_type);
+    nc = L->n_out * (uint32_t)cell_bytes(L);
+    if (nx > sizeof lx || ny > sizeof ly || nc > sizeof lc) return BATCH_ERR_INPUT;
+    for (t = 0; t < cases; t++) {
+        memset(lx, 0, sizeof lx);
+        memset(lh, 0, sizeof lh);
+        memset(lc, 0, sizeof lc);
+        if ((rc = read_all(lx, nx)) != 0) return rc;
+        if (rnn && (rc = read_all(lh, ny)) != 0) return rc;
+        if (nc && (rc = read_all(lc, nc)) != 0) return rc;
+        rc = rnnse_harness_layer(L, rnnse_model.sigmoid_table, rnnse_model.tanh_table, cores, max_tile, 0, lx, lh,
+                                 lc, ly);
+        if (rc != RNNSE_OK) return rc;
+        if ((rc = write_all(ly, ny)) != 0) return rc;
+        if (nc && (rc = write_all(lc, nc)) != 0) return rc;
     }
     return 0;
 }
@@ -234,6 +292,10 @@ int main(void)
             /* placeholder header first: the record count is only known at the end */
             rc = write_all(out, sizeof out);
             if (rc == 0) rc = run_layers((int)hdr[3], hdr[5] ? hdr[5] : 1u, &records);
+        } else if (hdr[2] == BATCH_LAYER_IO) {
+            rc = write_all(out, sizeof out);
+            if (rc == 0) rc = run_layer_io(hdr[5], hdr[4], (int)hdr[3], hdr[6]);
+            records = hdr[4];
         } else if (hdr[2] == BATCH_NET || hdr[2] == BATCH_CHAIN) {
             rc = rnnse_net_init(&net, &rnnse_model, (int)hdr[3]);
             if (rc == 0) rc = write_all(out, sizeof out);

@@ -3,6 +3,8 @@
 * ``host``             build the native application (``scons target=host``) and start it on a free
                        loopback TCP port (``socket://127.0.0.1:PORT``);
 * ``virt``             the RISC-V firmware on QEMU's virt machine (``rnnse.stream.virt.launch``);
+* ``gvsoc``            the pulp-open firmware on the GVSoC simulator, through its proxy socket
+                       (``rnnse.stream.gvsoc.launch``; docs/gvsoc.md);
 * ``serial:PORT[@BAUD]`` a device on a serial port (default 921600 baud);
 * any pyserial URL     ``socket://HOST:PORT``, ``rfc2217://HOST:PORT``, ... (a device already running).
 """
@@ -36,6 +38,8 @@ def describe(spec: str) -> str:
         return "host (native build on a loopback TCP port)"
     if spec == "virt":
         return "virt (RISC-V firmware on QEMU)"
+    if spec == "gvsoc":
+        return "gvsoc (pulp-open firmware on the GVSoC simulator)"
     return spec
 
 
@@ -121,6 +125,11 @@ def open_target(spec: str, qmodel_path=None, *, cores: int | None = None, progre
             raise
         with virt.launch(qmodel_path, cores=cores or 8, icount=icount) as ser:
             yield ser
+    elif spec == "gvsoc":
+        from . import gvsoc
+
+        with gvsoc.launch(qmodel_path, cores=cores or gvsoc.MAX_CORES, progress=progress) as ser:
+            yield ser
     elif spec.startswith("serial:"):
         port, baud = parse_serial(spec)
         ser = _open_url(port, baudrate=baud, timeout=0)
@@ -135,5 +144,5 @@ def open_target(spec: str, qmodel_path=None, *, cores: int | None = None, progre
         finally:
             ser.close()
     else:
-        raise TargetError(f"unknown target {spec!r}: use host, virt, serial:PORT[@BAUD] or a pyserial URL "
+        raise TargetError(f"unknown target {spec!r}: use host, virt, gvsoc, serial:PORT[@BAUD] or a pyserial URL "
                           f"(socket://HOST:PORT, rfc2217://HOST:PORT, ...)")

@@ -4,7 +4,10 @@
  *   team        plat_core_id / plat_num_cores / barriers on 1..8 cores (rnnse_harness_team)
  *   dma         every core copies its own L2 block into L1 with two transfers in flight
  *   float       soft-float entry points on the FPU against IEEE results computed on the host
- *   sdot, fdot  the Xpulp dot-product instructions against the portable C primitives
+ *   sdot        the Xpulp int8 dot products (rows and gate forms) against the portable C ones;
+ *               the FP16 ones against the portable order within the FP32 summation bound
+ *   fdot        the FP16 dot products bit for bit against the pairwise reference (rnnse_fdot2)
+ *   activations FPU sigmoid/tanh against the portable operation sequence, bit for bit
  * Measurements: fork+join cycles, barrier cycles, DMA bytes/cycle (8 cores, 4 kB each x 2).
  */
 #include <math.h>
@@ -56,7 +59,7 @@ static void check_team(void)
 }
 
 /* ---- DMA --------------------------------------------------------------------------------- */
-#define DMA_BLOCK 4096
+#define DMA_BLOCK 2048   /* 8 cores x 2 blocks: 32 kB of L1 */
 static uint8_t l2_src[PLAT_MAX_CORES][2][DMA_BLOCK] __attribute__((aligned(16)));
 
 typedef struct {
@@ -198,33 +201,136 @@ static int8_t x8[260] __attribute__((aligned(4)));
 static uint16_t w16[4][260] __attribute__((aligned(4)));
 static uint16_t x16[260] __attribute__((aligned(4)));
 
+/* The reference order of the Xpulp FP16 kernel: per row, words k = 0, 1, ... each added as
+ * acc + (w0*x0 + w1*x1) (rnnse_fdot2: both products exact in FP32, the pair sum and the
+ * accumulation each rounded once), which is what vfdotpex.s.h computes. */
+static void fdot_rows_ref(const uint16_t *w, size_t stride, int nrows, const uint16_t *x, int n, float *out)
+{
+    int r, k;
+    for (r = 0; r < nrows; r++) {
+        float acc = 0.0f;
+        for (k = 0; k < n; k += 2) acc = rnnse_fdot2(acc, rnnse_load32(w + (size_t)r * stride + k), rnnse_load32(x + k));
+        out[r] = acc;
+    }
+}
+
 static void check_simd(void)
 {
-    int r, k, n, bad = 0;
+    int r, k, n, bad = 0, fbad = 0;
     uint32_t seed = 12345u;
     for (r = 0; r < 4; r++)
         for (k = 0; k < 260; k++) {
             seed = seed * 1103515245u + 12345u;
             w8[r][k] = (int8_t)(int)((seed >> 16) % 255u) - 127;
-            w16[r][k] = rnnse_f32_to_f16((float)(int)((seed >> 8) % 2001u - 1000) / 256.0f);
+            /* values with full 11-bit significands over a wide range: rounding matters */
+            w16[r][k] = (uint16_t)(((seed >> 8) & 0x83FFu) | (0x3000u + ((seed >> 3) & 0x0C00u)));
         }
     for (k = 0; k < 260; k++) {
         seed = seed * 1103515245u + 12345u;
         x8[k] = (int8_t)(seed >> 24);
-        x16[k] = rnnse_f32_to_f16((float)(int)((seed >> 8) % 2001u - 1000) / 1024.0f);
+        x16[k] = (uint16_t)(((seed >> 8) & 0x83FFu) | (0x3400u + ((seed >> 5) & 0x0C00u)));
     }
     for (n = 4; n <= 260; n += 64) {
         for (r = 1; r <= 4; r++) {
             int32_t got[4], want[4];
-            float fgot[4], fwant[4];
+            float fgot[4], fwant[4], fref[4];
             rnnse_dot_s8_rows(&w8[0][0], 260, r, x8, n, got);
             rnnse_dot_s8_rows_portable(&w8[0][0], 260, r, x8, n, want);
+            for (k = 0; k < r; k++) bad += got[k] != want[k];
             rnnse_dot_f16_rows(&w16[0][0], 260, r, x16, n, fgot);
+            fdot_rows_ref(&w16[0][0], 260, r, x16, n, fref);
             rnnse_dot_f16_rows_portable(&w16[0][0], 260, r, x16, n, fwant);
-            for (k = 0; k < r; k++) bad += (got[k] != want[k]) + (bitsf(fgot[k]) != bitsf(fwant[k]));
+            for (k = 0; k < r; k++) {
+                float d = fgot[k] - fwant[k], s = 0.0f;
+                int q;
+                for (q = 0; q < n; q++)
+                    s += fabsf(rnnse_f16_to_f32(w16[k][q]) * rnnse_f16_to_f32(x16[q]));
+                fbad += bitsf(fgot[k]) != bitsf(fref[k]);
+                /* two FP32 summation orders of n products: 2 (n + 1) u sum|terms| apart at most */
+                bad += fabsf(d) > 2.0f * (float)(n + 1) * 5.9604645e-8f * s;
+            }
+        }
+        /* gate form: 3 and 4 gate rows, input and recurrent parts */
+        for (r = 3; r <= 4; r++) {
+            int32_t ax[4], ah[4], wx8[4], wh8[4];
+            float gx[4], gh[4], rx[4], rh[4];
+            rnnse_dot_s8_gates(&w8[0][0], 260, r, x8, n - 4 > 0 ? n - 4 : 4, x8 + 4, 4, ax, ah);
+            rnnse_dot_s8_rows_portable(&w8[0][0], 260, r, x8, n - 4 > 0 ? n - 4 : 4, wx8);
+            rnnse_dot_s8_rows_portable(&w8[0][0] + (n - 4 > 0 ? n - 4 : 4), 260, r, x8 + 4, 4, wh8);
+            for (k = 0; k < r; k++) bad += (ax[k] != wx8[k]) + (ah[k] != wh8[k]);
+            rnnse_dot_f16_gates(&w16[0][0], 260, r, x16, n - 4 > 0 ? n - 4 : 4, x16 + 4, 4, gx, gh);
+            fdot_rows_ref(&w16[0][0], 260, r, x16, n - 4 > 0 ? n - 4 : 4, rx);
+            fdot_rows_ref(&w16[0][0] + (n - 4 > 0 ? n - 4 : 4), 260, r, x16 + 4, 4, rh);
+            for (k = 0; k < r; k++) fbad += (bitsf(gx[k]) != bitsf(rx[k])) + (bitsf(gh[k]) != bitsf(rh[k]));
         }
     }
-    check("sdot_fdot", bad == 0, "Xpulp dot products differ from the portable path");
+    check("sdot", bad == 0, "Xpulp int8 dot products differ from the portable path, or FP16 beyond the bound");
+    check("fdot", fbad == 0, "vfdotpex.s.h results differ from the pairwise FP32 reference (rnnse_fdot2)");
+    /* activations: the inline-FPU sequence against the portable C sequence, bit for bit */
+    {
+        float v[8], u[8];
+        int i, abad = 0;
+        for (i = -64; i < 64; i++) {
+            for (k = 0; k < 8; k++) v[k] = u[k] = (float)(i * 8 + k) * 0.0371f;
+            rnnse_sigmoid_f32x8(v);
+            rnnse_sigmoid_f32x8_portable(u);
+            for (k = 0; k < 8; k++) abad += bitsf(v[k]) != bitsf(u[k]);
+            for (k = 0; k < 8; k++) v[k] = u[k] = (float)(i * 8 + k) * 0.0137f;
+            rnnse_tanh_f32x8(v);
+            rnnse_tanh_f32x8_portable(u);
+            for (k = 0; k < 8; k++) abad += bitsf(v[k]) != bitsf(u[k]);
+        }
+        check("activations", abad == 0, "FPU sigmoid/tanh differ from the portable sequence");
+    }
+}
+
+/* cycles of the dot-product primitives on one cluster core, data in L1: one LSTM unit's gate
+ * rows (4 x (260 + 256)) in INT8 and FP16 */
+typedef struct {
+    int8_t *w8, *x8;
+    uint16_t *w16, *x16;
+    uint32_t c8, c16, cmemcpy;
+} dot_job_t;
+
+static void dot_timing(void *arg)
+{
+    dot_job_t *j = (dot_job_t *)arg;
+    int32_t ax[4], ah[4];
+    float fx[4], fh[4];
+    uint8_t tail[64];
+    uint32_t t0;
+    int rep;
+    if (plat_core_id() != 0) return;
+    for (rep = 0; rep < 2; rep++) {   /* the first round warms the instruction cache */
+        t0 = pulp_mcycle();
+        rnnse_dot_s8_gates(j->w8, 516, 4, j->x8, 260, j->x8 + 260, 256, ax, ah);
+        j->c8 = pulp_mcycle() - t0;
+        t0 = pulp_mcycle();
+        rnnse_dot_f16_gates(j->w16, 516, 4, j->x16, 260, j->x16 + 260, 256, fx, fh);
+        j->c16 = pulp_mcycle() - t0;
+        t0 = pulp_mcycle();
+        memcpy(tail, j->w8 + 4, 56);
+        j->cmemcpy = pulp_mcycle() - t0;
+    }
+}
+
+static void measure_dots(void)
+{
+    dot_job_t j;
+    plat_l1_reset();
+    j.w8 = (int8_t *)plat_l1_alloc(4 * 516);
+    j.x8 = (int8_t *)plat_l1_alloc(516);
+    j.w16 = (uint16_t *)plat_l1_alloc(2 * 4 * 516);
+    j.x16 = (uint16_t *)plat_l1_alloc(2 * 516);
+    if (!j.w8 || !j.x8 || !j.w16 || !j.x16) return;
+    memset(j.w8, 3, 4 * 516);
+    memset(j.x8, 5, 516);
+    memset(j.w16, 0x11, 2 * 4 * 516);
+    memset(j.x16, 0x22, 2 * 516);
+    plat_team_fork(1, dot_timing, &j);
+    pulp_printf("measure: sdot_gates_2064mac_cycles %u fdot_gates_2064mac_cycles %u memcpy56_cycles %u\n",
+                (unsigned)j.c8, (unsigned)j.c16, (unsigned)j.cmemcpy);
+    plat_l1_reset();
 }
 #endif
 
@@ -236,6 +342,7 @@ int main(void)
     check_float();
 #ifdef RNNSE_SIMD_USE_XPULP
     check_simd();
+    measure_dots();
 #endif
     pulp_printf("stack peak core 0: %u bytes\n", (unsigned)pulp_stack_peak(0));
     pulp_printf("failures: %d\n", failures);
