@@ -18,6 +18,10 @@
  *     [-127, 127] (docs/numerics.md; rnnse_net_init refuses -128): no pair sum exceeds 32512;
  *     FP16: vcvtph2ps + vfmadd (a product of two FP16 values is exact in FP32, so the fused
  *     multiply-add rounds exactly like the spec's multiply then add);
+ *   x86 AVX-512 F/BW/VL/VNNI int8 dot products inside the AVX2 build (RNNSE_SIMD_AVX512VNNI, set
+ *     by the host build when the compiler has them), chosen at run time when the CPU has them,
+ *     else the AVX2 ones: vpdpbusd on 512-bit vectors, exact like the others; x86 builds also
+ *     prefetch the weight rows ahead of use (RNNSE_X86_PREFETCH);
  *   room for Xpulp: replace rnnse_sdot4 / rnnse_fdot2 by the instructions.
  * INT8 results are identical on every path (exact integer sums). FP16 sums differ only by FP32
  * summation order. The activations run the same operation sequence on every path (scalar code
@@ -37,6 +41,9 @@
     defined(__FMA__)
 #define RNNSE_SIMD_USE_AVX2 1
 #include <immintrin.h>
+#if defined(RNNSE_SIMD_AVX512VNNI) && defined(__GNUC__)
+#define RNNSE_SIMD_USE_VNNI 1   /* AVX-512 VNNI dot products, used when the CPU has them */
+#endif
 #endif
 
 /* ---- portable primitives: one 32-bit word of each operand --------------------------------- */
@@ -243,6 +250,14 @@ static inline void rnnse_tanh_f32x8_portable(float *v)
 #ifdef RNNSE_SIMD_USE_AVX2
 /* ---- x86 AVX2 + F16C + FMA ---------------------------------------------------------------- */
 
+/* Software prefetch distance (bytes) of the weight rows: the kernels call the dot products record
+ * after record through memory, with scalar code in between; loading the rows this far ahead keeps
+ * the loads from waiting on L2/L3 (the weights of a 256-unit network exceed a typical L2). */
+#ifndef RNNSE_X86_PREFETCH
+#define RNNSE_X86_PREFETCH 2048
+#endif
+#define RNNSE_X86_PF(p) _mm_prefetch((const char *)(p) + RNNSE_X86_PREFETCH, _MM_HINT_T0)
+
 /* Mask of the 32-bit lanes holding the first `rem` bytes (rem a multiple of 4, below 32). */
 static inline __m256i rnnse_avx2_mask(int rem)
 {
@@ -278,6 +293,12 @@ static inline __m128i rnnse_avx2_dot4_s8(const int8_t *w0, const int8_t *w1, con
     for (k = 0; k < n32; k += 32) {
         __m256i xs = _mm256_loadu_si256((const __m256i *)(const void *)(x + k));
         __m256i xa = _mm256_abs_epi8(xs);
+        if ((k & 63) == 0) {   /* one prefetch per 64-byte line */
+            RNNSE_X86_PF(w0 + k);
+            RNNSE_X86_PF(w1 + k);
+            RNNSE_X86_PF(w2 + k);
+            RNNSE_X86_PF(w3 + k);
+        }
         a0 = rnnse_avx2_dot32(a0, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w0 + k)));
         a1 = rnnse_avx2_dot32(a1, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w1 + k)));
         a2 = rnnse_avx2_dot32(a2, xa, xs, _mm256_loadu_si256((const __m256i *)(const void *)(w2 + k)));
@@ -312,6 +333,12 @@ static inline __m128 rnnse_avx2_dot4_f16(const rnnse_f16_t *w0, const rnnse_f16_
     int k, n8 = n & ~7;
     for (k = 0; k < n8; k += 8) {
         __m256 xv = rnnse_avx2_ld8_f16(x + k);
+        if ((k & 31) == 0) {
+            RNNSE_X86_PF(w0 + k);
+            RNNSE_X86_PF(w1 + k);
+            RNNSE_X86_PF(w2 + k);
+            RNNSE_X86_PF(w3 + k);
+        }
         a0 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w0 + k), xv, a0);
         a1 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w1 + k), xv, a1);
         a2 = _mm256_fmadd_ps(rnnse_avx2_ld8_f16(w2 + k), xv, a2);
@@ -327,8 +354,8 @@ static inline __m128 rnnse_avx2_dot4_f16(const rnnse_f16_t *w0, const rnnse_f16_
     return rnnse_avx2_hsum4_ps(a0, a1, a2, a3);
 }
 
-static inline void rnnse_dot_s8_rows(const int8_t *w, size_t stride, int nrows, const int8_t *x, int n,
-                                     int32_t *out)
+static inline void rnnse_dot_s8_rows_avx2(const int8_t *w, size_t stride, int nrows, const int8_t *x, int n,
+                                          int32_t *out)
 {
     int r;
     for (r = 0; r < nrows; r += 4) {
@@ -342,8 +369,8 @@ static inline void rnnse_dot_s8_rows(const int8_t *w, size_t stride, int nrows, 
     }
 }
 
-static inline void rnnse_dot_f16_rows(const rnnse_f16_t *w, size_t stride, int nrows, const rnnse_f16_t *x,
-                                      int n, float *out)
+static inline void rnnse_dot_f16_rows_avx2(const rnnse_f16_t *w, size_t stride, int nrows, const rnnse_f16_t *x,
+                                           int n, float *out)
 {
     int r;
     for (r = 0; r < nrows; r += 4) {
@@ -358,8 +385,8 @@ static inline void rnnse_dot_f16_rows(const rnnse_f16_t *w, size_t stride, int n
 }
 
 /* G (3 or 4) gate rows of a recurrent unit: ax[g] = w_g[0..nx) . x, ah[g] = w_g[nx..nx+nh) . h */
-static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
-                                      const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+static inline void rnnse_dot_s8_gates_avx2(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
+                                           const int8_t *h, int nh, int32_t *ax, int32_t *ah)
 {
     const int8_t *w3 = gates > 3 ? w + 3 * stride : w;
     int32_t t[8];
@@ -371,8 +398,8 @@ static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates,
     memcpy(ah, t + 4, (size_t)gates * sizeof(int32_t));
 }
 
-static inline void rnnse_dot_f16_gates(const rnnse_f16_t *w, size_t stride, int gates, const rnnse_f16_t *x,
-                                       int nx, const rnnse_f16_t *h, int nh, float *ax, float *ah)
+static inline void rnnse_dot_f16_gates_avx2(const rnnse_f16_t *w, size_t stride, int gates, const rnnse_f16_t *x,
+                                            int nx, const rnnse_f16_t *h, int nh, float *ax, float *ah)
 {
     const rnnse_f16_t *w3 = gates > 3 ? w + 3 * stride : w;
     float t[8];
@@ -381,6 +408,150 @@ static inline void rnnse_dot_f16_gates(const rnnse_f16_t *w, size_t stride, int 
     memcpy(ax, t, (size_t)gates * sizeof(float));
     memcpy(ah, t + 4, (size_t)gates * sizeof(float));
 }
+
+#ifdef RNNSE_SIMD_USE_VNNI
+/* ---- x86 AVX-512 F/BW/VL/VNNI, chosen at run time --------------------------------------------
+ * Built into the AVX2 library with per-function target attributes (the rest of the library needs
+ * AVX2 only) and used when the CPU has these extensions: rnnse_simd_x86_vnni, set when the library
+ * is loaded (firmware/targets/host/simd_x86.c; RNNSE_SIMD=avx2 in the environment keeps the AVX2
+ * code). Int8 dot products only: vpdpbusd of w + 128 (unsigned bytes) with x, less 128 sum(x)
+ * (rnnse_vnni_acc_s8): exact integer sums, identical to the other paths. Tails (n not a multiple
+ * of 64) use masked loads, which read nothing beyond n. */
+#define RNNSE_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define RNNSE_VNNI_INLINE __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"), \
+                                         always_inline))
+
+extern int rnnse_simd_x86_vnni;   /* 1: use the functions below */
+
+RNNSE_VNNI static inline __m512i rnnse_vnni_ld(const void *p) { return _mm512_loadu_si512(p); }
+
+/* Accumulate w_g[0..n) . x into *a_g for the G (3 or 4, a constant once inlined) rows w0..w3.
+ * vpdpbusd multiplies unsigned by signed bytes: it takes u = w ^ 0x80 = w + 128 (in [1, 255]) and
+ * x, so each lane gains w . x + 128 sum(x) over its bytes, and 128 times the lane sums of x
+ * (vpdpbusd of ones and x) is taken off at the end. All these are exact integers: a product is
+ * at most 255 * 128 in magnitude and vpdpbusd adds four of them to int32 without saturation. */
+RNNSE_VNNI_INLINE static inline void rnnse_vnni_acc_s8(const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                                                       const int8_t *w3, int G, const int8_t *x, int n,
+                                                       __m512i *a0, __m512i *a1, __m512i *a2, __m512i *a3)
+{
+    const __m512i bias = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
+    __m512i sx = _mm512_setzero_si512();
+    int k;
+    for (k = 0; k + 64 <= n; k += 64) {
+        __m512i xv = rnnse_vnni_ld(x + k);
+        RNNSE_X86_PF(w0 + k);
+        RNNSE_X86_PF(w1 + k);
+        RNNSE_X86_PF(w2 + k);
+        if (G > 3) RNNSE_X86_PF(w3 + k);
+        sx = _mm512_dpbusd_epi32(sx, ones, xv);
+        *a0 = _mm512_dpbusd_epi32(*a0, _mm512_xor_si512(rnnse_vnni_ld(w0 + k), bias), xv);
+        *a1 = _mm512_dpbusd_epi32(*a1, _mm512_xor_si512(rnnse_vnni_ld(w1 + k), bias), xv);
+        *a2 = _mm512_dpbusd_epi32(*a2, _mm512_xor_si512(rnnse_vnni_ld(w2 + k), bias), xv);
+        if (G > 3) *a3 = _mm512_dpbusd_epi32(*a3, _mm512_xor_si512(rnnse_vnni_ld(w3 + k), bias), xv);
+    }
+    if (k < n) {   /* masked-off bytes: x = 0, so their (0 ^ 0x80) * 0 adds nothing */
+        __mmask64 m = ((__mmask64)1 << (n - k)) - 1u;
+        __m512i xv = _mm512_maskz_loadu_epi8(m, x + k);
+        sx = _mm512_dpbusd_epi32(sx, ones, xv);
+        *a0 = _mm512_dpbusd_epi32(*a0, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w0 + k), bias), xv);
+        *a1 = _mm512_dpbusd_epi32(*a1, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w1 + k), bias), xv);
+        *a2 = _mm512_dpbusd_epi32(*a2, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w2 + k), bias), xv);
+        if (G > 3) *a3 = _mm512_dpbusd_epi32(*a3, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w3 + k), bias), xv);
+    }
+    sx = _mm512_slli_epi32(sx, 7);
+    *a0 = _mm512_sub_epi32(*a0, sx);
+    *a1 = _mm512_sub_epi32(*a1, sx);
+    *a2 = _mm512_sub_epi32(*a2, sx);
+    if (G > 3) *a3 = _mm512_sub_epi32(*a3, sx);
+}
+
+/* 16 int32 lanes -> 8 (pairwise sums) */
+RNNSE_VNNI_INLINE static inline __m256i rnnse_vnni_fold_epi32(__m512i a)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+}
+
+/* [sum(a0), .., sum(a7)] */
+RNNSE_VNNI_INLINE static inline __m256i rnnse_vnni_hsum8_epi32(__m512i a0, __m512i a1, __m512i a2, __m512i a3,
+                                                               __m512i a4, __m512i a5, __m512i a6, __m512i a7)
+{
+    __m256i t0 = _mm256_hadd_epi32(rnnse_vnni_fold_epi32(a0), rnnse_vnni_fold_epi32(a1));
+    __m256i t1 = _mm256_hadd_epi32(rnnse_vnni_fold_epi32(a2), rnnse_vnni_fold_epi32(a3));
+    __m256i t2 = _mm256_hadd_epi32(rnnse_vnni_fold_epi32(a4), rnnse_vnni_fold_epi32(a5));
+    __m256i t3 = _mm256_hadd_epi32(rnnse_vnni_fold_epi32(a6), rnnse_vnni_fold_epi32(a7));
+    __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+RNNSE_VNNI static inline void rnnse_dot_s8_rows_vnni(const int8_t *w, size_t stride, int nrows, const int8_t *x,
+                                                     int n, int32_t *out)
+{
+    int r;
+    for (r = 0; r < nrows; r += 4) {
+        const int8_t *w0 = w + (size_t)r * stride;
+        const int8_t *w1 = r + 1 < nrows ? w0 + stride : w0;
+        const int8_t *w2 = r + 2 < nrows ? w0 + 2 * stride : w0;
+        const int8_t *w3 = r + 3 < nrows ? w0 + 3 * stride : w0;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t t[4];
+        rnnse_vnni_acc_s8(w0, w1, w2, w3, 4, x, n, &a0, &a1, &a2, &a3);
+        _mm_storeu_si128((__m128i *)(void *)t, rnnse_avx2_hsum4_epi32(rnnse_vnni_fold_epi32(a0),
+                                                                      rnnse_vnni_fold_epi32(a1),
+                                                                      rnnse_vnni_fold_epi32(a2),
+                                                                      rnnse_vnni_fold_epi32(a3)));
+        memcpy(out + r, t, (size_t)(nrows - r < 4 ? nrows - r : 4) * sizeof(int32_t));
+    }
+}
+
+RNNSE_VNNI_INLINE static inline void rnnse_vnni_gates_s8(const int8_t *w, size_t stride, int G, const int8_t *x,
+                                                         int nx, const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int32_t t[8];
+    rnnse_vnni_acc_s8(w, w + stride, w + 2 * stride, w + 3 * stride, G, x, nx, &a0, &a1, &a2, &a3);
+    rnnse_vnni_acc_s8(w + nx, w + stride + nx, w + 2 * stride + nx, w + 3 * stride + nx, G, h, nh, &b0, &b1, &b2,
+                      &b3);
+    _mm256_storeu_si256((__m256i *)(void *)t, rnnse_vnni_hsum8_epi32(a0, a1, a2, a3, b0, b1, b2, b3));
+    memcpy(ax, t, (size_t)G * sizeof(int32_t));
+    memcpy(ah, t + 4, (size_t)G * sizeof(int32_t));
+}
+
+RNNSE_VNNI static inline void rnnse_dot_s8_gates_vnni(const int8_t *w, size_t stride, int gates, const int8_t *x,
+                                                      int nx, const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+{
+    if (gates == 4) rnnse_vnni_gates_s8(w, stride, 4, x, nx, h, nh, ax, ah);
+    else rnnse_vnni_gates_s8(w, stride, 3, x, nx, h, nh, ax, ah);
+}
+
+#define RNNSE_VNNI_DISPATCH(call) \
+    if (rnnse_simd_x86_vnni) {    \
+        call;                     \
+        return;                   \
+    }
+#else
+#define RNNSE_VNNI_DISPATCH(call)
+#endif /* RNNSE_SIMD_USE_VNNI */
+
+/* The int8 dot products of the x86 path: AVX-512 VNNI when chosen, else AVX2. */
+static inline void rnnse_dot_s8_rows(const int8_t *w, size_t stride, int nrows, const int8_t *x, int n,
+                                     int32_t *out)
+{
+    RNNSE_VNNI_DISPATCH(rnnse_dot_s8_rows_vnni(w, stride, nrows, x, n, out))
+    rnnse_dot_s8_rows_avx2(w, stride, nrows, x, n, out);
+}
+
+
+static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
+                                      const int8_t *h, int nh, int32_t *ax, int32_t *ah)
+{
+    RNNSE_VNNI_DISPATCH(rnnse_dot_s8_gates_vnni(w, stride, gates, x, nx, h, nh, ax, ah))
+    rnnse_dot_s8_gates_avx2(w, stride, gates, x, nx, h, nh, ax, ah);
+}
+
+/* FP16 stays on AVX2 code on every x86 CPU: vcvtph2ps bounds these loops, and its 512-bit form
+ * measured slower than two 256-bit ones (AMD Zen 4 class host, docs/benchmarks.md). */
+#define rnnse_dot_f16_rows rnnse_dot_f16_rows_avx2
+#define rnnse_dot_f16_gates rnnse_dot_f16_gates_avx2
 
 /* rnnse_exp_f32 lane by lane */
 static inline __m256 rnnse_avx2_exp(__m256 x)

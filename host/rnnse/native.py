@@ -13,7 +13,9 @@ Library variants (``load(variant)``):
   ``auto``      the default build if this CPU can run its vector code, else ``portable``
                 (the environment variable RNNSE_NATIVE overrides ``auto``);
   ``default``   build/host/librnnse.so, SIMD path chosen at build time (AVX2 + F16C + FMA when
-                the build machine has them, else portable C);
+                the build machine has them, else portable C); the AVX2 build also carries
+                AVX-512 VNNI int8 dot products, used when the CPU running it has them
+                (``Library.simd_kernels``, ``Library.select_simd``);
   ``portable``  build/host/librnnse_portable.so, the portable C path;
   ``asan``, ``asan-portable``  the same under AddressSanitizer + UBSan (build/host-asan/); they
                 can only be loaded into a process started with ``asan_env()`` (libasan preloaded).
@@ -43,7 +45,7 @@ VARIANTS = {
 }
 SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/platform/platform.h",
                 "firmware/platform/host/*.c", "firmware/platform/host/*.h", "SConstruct",
-                "firmware/targets/host/SConscript")
+                "firmware/targets/host/SConscript", "firmware/targets/host/*.c", "firmware/targets/host/*.h")
 
 # enums of firmware/kernels/rnnse_model.h (same values as rnnse.export)
 FC, LSTM, GRU, QUANT, DEQUANT = 1, 2, 3, 4, 5
@@ -93,6 +95,8 @@ int rnnse_harness_net_phases(const rnnse_net_t *net, uint64_t *out, int max);
 int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
 int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
 const char *rnnse_simd_name(void);
+const char *rnnse_simd_kernels(void);
+int rnnse_simd_select(const char *name);
 int rnnse_harness_abi(uint32_t *out, int n);
 int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles);
 
@@ -325,6 +329,30 @@ class Library:
 
     def __repr__(self):
         return f"<rnnse native library {self.variant} ({self.simd}) {self.path}>"
+
+    @property
+    def simd_kernels(self) -> str:
+        """The int8 dot-product code in use now: ``avx512vnni``, ``avx2`` or ``portable`` (``simd``
+        is what the library was built for: the x86 build takes AVX-512 VNNI at run time)."""
+        return self.ffi.string(self.lib.rnnse_simd_kernels()).decode()
+
+    def select_simd(self, name: str) -> str:
+        """Use the int8 dot-product code ``name`` (``avx512vnni``, ``avx2``, ``portable`` or ``auto``);
+        returns the previous one. ValueError when this library or CPU cannot run it."""
+        with self._lock:
+            old = self.simd_kernels
+            if self.lib.rnnse_simd_select(name.encode()) != 0:
+                raise ValueError(f"{self.variant} library ({self.simd}) cannot use {name!r} on this CPU")
+            return old
+
+    @contextlib.contextmanager
+    def simd_path(self, name: str):
+        """``with lib.simd_path("avx2"): ...``: run with that dot-product code, then restore."""
+        old = self.select_simd(name)
+        try:
+            yield self
+        finally:
+            self.select_simd(old)
 
     def _check_abi(self) -> None:
         ffi = self.ffi
@@ -599,9 +627,15 @@ def vector_supported(simd: str, flags: set | None = None) -> bool:
 
 
 def load(variant: str = "auto", rebuild: bool = True) -> Library:
-    """The loaded library variant (built first when missing or stale; cached per process)."""
+    """The loaded library variant (built first when missing or stale; cached per process).
+
+    With RNNSE_NATIVE_ASAN=1 in the environment (a process started with ``asan_env()``), every
+    request is served by the AddressSanitizer counterpart: ``auto`` and ``default`` by ``asan``,
+    ``portable`` by ``asan-portable``, so that unchanged tests run against the sanitized code."""
     if variant == "auto":
         variant = os.environ.get("RNNSE_NATIVE", "auto")
+    if os.environ.get("RNNSE_NATIVE_ASAN") == "1":
+        variant = {"auto": "asan", "default": "asan", "portable": "asan-portable"}.get(variant, variant)
     with _load_lock:
         if variant in _loaded:
             return _loaded[variant]
