@@ -1,5 +1,6 @@
 """A tiny training run lowers the validation loss; resume continues where it stopped."""
 import numpy as np
+import pytest
 import torch
 
 from rnnse.models import ModelConfig, load_checkpoint
@@ -57,3 +58,33 @@ def test_loss_is_zero_for_a_perfect_mask_and_schedule_ends_low():
     cfg = TrainConfig()
     assert lr_at(cfg, 0.0) < lr_at(cfg, 0.05) <= cfg.lr
     assert abs(lr_at(cfg, 1.0) - cfg.lr_final) < 1e-12
+
+
+def test_over_suppression_term_charges_removed_speech_only():
+    rng = np.random.default_rng(1)
+    spec = lambda: torch.from_numpy(rng.standard_normal((2, 10, 257)) + 1j * rng.standard_normal((2, 10, 257)))  # noqa: E731
+    clean, noise = spec(), spec()
+    noisy = clean + 0.3 * noise
+    mask = torch.from_numpy(rng.uniform(0.0, 1.5, (2, 10, 257)))
+    base = float(se_loss(mask, noisy, clean))
+    got = float(se_loss(mask, noisy, clean, over_suppression=2.0))
+    est = (mask.numpy() * np.abs(noisy.numpy()) + 1e-8) ** 0.3
+    ref = (np.abs(clean.numpy()) + 1e-8) ** 0.3
+    assert got - base == pytest.approx(2.0 * np.mean(np.maximum(ref - est, 0.0) ** 2), rel=1e-9)
+    # nothing removed (noisy == clean, mask >= 1): no extra charge
+    m1 = 1.0 + torch.from_numpy(rng.uniform(0.0, 0.5, (2, 10, 257)))
+    assert float(se_loss(m1, clean, clean, over_suppression=2.0)) == pytest.approx(float(se_loss(m1, clean, clean)))
+
+
+def test_init_starts_from_a_checkpoint_of_the_same_shape(tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainConfig(minutes=5, batch=4, seg_seconds=0.3, ckpt_minutes=0, val_batches=1)
+    a = train(ToySource(), tiny(), cfg, str(tmp_path / "a"), max_steps=20, progress=False, log=lambda *x: None)
+    b = train(ToySource(), tiny(), TrainConfig(**{**cfg.__dict__, "lr": 1e-9, "lr_final": 1e-9}),
+              str(tmp_path / "b"), max_steps=1, progress=False, log=lambda *x: None,
+              init=str(tmp_path / "a" / "model.pt"))
+    # with a vanishing learning rate the fine-tuned model is the one it started from
+    assert b["history"][0]["val_loss"] == pytest.approx(a["best_val"], rel=1e-3)
+    with pytest.raises(ValueError, match="model config"):
+        train(ToySource(), ModelConfig(cell="gru", hidden=16, fc_in=32, fc_out=32), cfg, str(tmp_path / "c"),
+              max_steps=1, progress=False, init=str(tmp_path / "a" / "model.pt"))
