@@ -5,7 +5,9 @@ docs/gvsoc.md). With GVSoC:
 
 * the port's own checks (firmware/targets/pulp/tests/platform_test.c): boot, team and event-unit
   barriers, cluster DMA, the Zfinx float entry points, the Xpulp int8 and FP16 dot products and
-  the FPU activations against the portable C code;
+  the FPU activations against the portable C code, the INT8 kernels' integer primitives against the
+  64-bit requant, the FPU forms of the FP32/FP16 scalar steps and the signal chain on the cluster
+  against the portable C (bit for bit);
 * every layer of small random LSTM/GRU models, run alone on the simulated cluster (batch program,
   LAYER_IO) with many DMA rounds: INT8 layers bit for bit equal to rnnse.quant.golden, FP16 layers
   within the bound of docs/numerics.md;
@@ -84,7 +86,7 @@ def test_platform_checks(builds):
     res = G.run_elf(builds()["platform_test"], timeout=300)
     checks, measures = G.parse_checks(res.output)
     assert res.trap() is None, res.trap()
-    for name in ("boot", "team", "dma", "float", "sdot", "fdot", "activations"):
+    for name in ("boot", "team", "dma", "float", "sdot", "fdot", "activations", "fixed", "fpscalar", "dsp"):
         assert name in checks, f"{name}: no result in the output:\n{res.output[-2000:]}"
         assert checks[name][0], f"{name}: {checks[name][1]}"
     assert res.status == 0 and "failures: 0" in res.output

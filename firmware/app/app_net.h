@@ -6,6 +6,7 @@
 #ifndef RNNSE_APP_NET_H
 #define RNNSE_APP_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct app_net_info {
@@ -22,6 +23,9 @@ int app_net_init(int ncores);
 int app_net_step(const float *mag, float *mask);
 void app_net_reset(void);
 const char *app_net_strerror(int code);
+/* L1 the network leaves free between steps (its weight tiles), for the signal chain of ports that
+ * run it on the cluster; NULL and *bytes = 0 when there is none. */
+void *app_net_scratch(size_t *bytes);
 void app_net_get_info(app_net_info_t *info);
 
 #endif /* RNNSE_APP_NET_H */

@@ -19,6 +19,12 @@ int app_net_step(const float *mag, float *mask)
 
 void app_net_reset(void) {}
 
+void *app_net_scratch(size_t *bytes)
+{
+    *bytes = 0;
+    return 0;
+}
+
 const char *app_net_strerror(int code)
 {
     return code ? "passthrough: unexpected error" : "ok";

@@ -64,6 +64,11 @@ void app_net_reset(void)
     rnnse_net_reset(&net);
 }
 
+void *app_net_scratch(size_t *bytes)
+{
+    return rnnse_net_scratch(&net, bytes);
+}
+
 const char *app_net_strerror(int code)
 {
     return rnnse_strerror(code);

@@ -1,6 +1,6 @@
 /* FC layer in FP16: y[j] = fp16(act(b[j] + sum_k w[j,k] x[k])), FP32 accumulation. */
 #include "rnnse_kernels.h"
-#include "rnnse_simd.h"
+#include "rnnse_scalar.h"
 
 #define GROUP 8   /* rows per pass: the dot products share the loads of x, the sigmoid is vectorised */
 
@@ -22,11 +22,11 @@ void rnnse_fc_fp16(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const rnnse_f
             int m = n - r < GROUP ? n - r : GROUP;
             rnnse_dot_f16_rows(rec + (size_t)r * stride, stride, m, x, (int)k4, v);
             for (q = 0; q < GROUP; q++)
-                v[q] = q < m ? rnnse_f16_to_f32(rec[(size_t)(r + q) * stride + k4]) + v[q] : 0.0f;
+                v[q] = q < m ? rnnse_fp_add(rnnse_fp_f16_to_f32(rec[(size_t)(r + q) * stride + k4]), v[q]) : 0.0f;
             if (L->act == RNNSE_ACT_SIGMOID) rnnse_sigmoid_f32x8(v);
             else if (L->act == RNNSE_ACT_RELU)
-                for (q = 0; q < m; q++) v[q] = v[q] > 0.0f ? v[q] : 0.0f;
-            for (q = 0; q < m; q++) y[j + r + q] = rnnse_f16_out(v[q]);
+                for (q = 0; q < m; q++) v[q] = rnnse_fp_relu(v[q]);
+            for (q = 0; q < m; q++) y[j + r + q] = rnnse_fp_f16_sat(v[q]);
         }
         j += n;
     }

@@ -1,7 +1,7 @@
 /* GRU step in FP16 storage with FP32 arithmetic (docs/numerics.md "FP16 layers"). Units are
  * processed in groups of 8: dot products unit by unit, activations 8 at a time. */
 #include "rnnse_kernels.h"
-#include "rnnse_simd.h"
+#include "rnnse_scalar.h"
 
 #define GROUP 8
 
@@ -30,19 +30,19 @@ void rnnse_gru_fp16(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const rnnse_
                     continue;
                 }
                 rnnse_dot_f16_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
-                rg[u] = (rnnse_f16_to_f32(b[0]) + ax[0]) + ah[0];
-                zg[u] = (rnnse_f16_to_f32(b[1]) + ax[1]) + ah[1];
-                xn[u] = rnnse_f16_to_f32(b[2]) + ax[2];
-                hn[u] = rnnse_f16_to_f32(b[3]) + ah[2];
+                rg[u] = rnnse_fp_add(rnnse_fp_add(rnnse_fp_f16_to_f32(b[0]), ax[0]), ah[0]);
+                zg[u] = rnnse_fp_add(rnnse_fp_add(rnnse_fp_f16_to_f32(b[1]), ax[1]), ah[1]);
+                xn[u] = rnnse_fp_add(rnnse_fp_f16_to_f32(b[2]), ax[2]);
+                hn[u] = rnnse_fp_add(rnnse_fp_f16_to_f32(b[3]), ah[2]);
             }
             rnnse_sigmoid_f32x8(rg);
             rnnse_sigmoid_f32x8(zg);
-            for (u = 0; u < GROUP; u++) xn[u] = xn[u] + rg[u] * hn[u];
+            for (u = 0; u < GROUP; u++) xn[u] = rnnse_fp_add(xn[u], rnnse_fp_mul(rg[u], hn[u]));
             rnnse_tanh_f32x8(xn);
             for (u = 0; u < m; u++) {
-                float a = (1.0f - zg[u]) * xn[u];
-                float b = zg[u] * rnnse_f16_to_f32(h[j + u]);
-                h_out[j + u] = rnnse_f16_out(a + b);
+                float a = rnnse_fp_mul(rnnse_fp_sub(1.0f, zg[u]), xn[u]);
+                float b = rnnse_fp_mul(zg[u], rnnse_fp_f16_to_f32(h[j + u]));
+                h_out[j + u] = rnnse_fp_f16_sat(rnnse_fp_add(a, b));
             }
             j += m;
         }

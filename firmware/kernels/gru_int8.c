@@ -1,49 +1,119 @@
 /* GRU step in INT8 (docs/numerics.md "GRU (int8)"): each core updates its slice of units. */
+#include "rnnse_scalar.h"
 #include "rnnse_kernels.h"
-#include "rnnse_simd.h"
 
-typedef struct {
-    int32_t b[3], b_hn, mult_x[4], mult_h[4];
-    uint8_t shift_x[4], shift_h[4];
-} gru_int8_tail_t;   /* per-unit constants after the gate rows of a record (rnnse_model.h) */
+/* Per-unit constants after the gate rows of a record (rnnse_model.h), read in place:
+ * b int32[3] | b_hn int32 | mult_x int32[3] | 0 | mult_h int32[3] | 0 | shift_x uint8[3] 0 |
+ * shift_h uint8[3] 0. */
+#define T_B 0
+#define T_BHN 12
+#define T_MX 16
+#define T_MH 32
+#define T_SX 48
+#define T_SH 52
+#define SHIFT_MASK 0x00808080u   /* the three shift bytes of a word */
 
-static int8_t gru_int8_unit(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int32_t *ax, const int32_t *ah,
-                            const gru_int8_tail_t *t, int32_t hj)
+/* Phase 1 of a unit (see gru_int8_slice): from the accumulators, q[0] = sat16(xr_r + hr_r),
+ * q[1] = sat16(xr_z + hr_z), q[2] = xr_n, q[3] = hn = sat16(hr_n). FN is the requant form the
+ * shifts allow (both of the shift bytes >= 33 or >= 32: results within [-2^30, 2^30 - 1]). */
+#define GRU_GATES(RQ, ax, ah, t, q)                                                                        \
+    do {                                                                                                   \
+        (q)[0] = rnnse_fx_clip16(RQ((ax)[0] + rnnse_rec_i32((t) + T_B), rnnse_rec_i32((t) + T_MX), (t)[T_SX]) + \
+                                 RQ((ah)[0], rnnse_rec_i32((t) + T_MH), (t)[T_SH]));                       \
+        (q)[1] = rnnse_fx_clip16(RQ((ax)[1] + rnnse_rec_i32((t) + T_B + 4), rnnse_rec_i32((t) + T_MX + 4),     \
+                                    (t)[T_SX + 1]) +                                                       \
+                                 RQ((ah)[1], rnnse_rec_i32((t) + T_MH + 4), (t)[T_SH + 1]));               \
+        (q)[2] = RQ((ax)[2] + rnnse_rec_i32((t) + T_B + 8), rnnse_rec_i32((t) + T_MX + 8), (t)[T_SX + 2]);   \
+        (q)[3] = rnnse_fx_clip16(RQ((ah)[2] + rnnse_rec_i32((t) + T_BHN), rnnse_rec_i32((t) + T_MH + 8),     \
+                                    (t)[T_SH + 2]));                                                       \
+    } while (0)
+
+/* requant with a shift > 32 (inline form of rnnse_requant) */
+#define RQ_GT32(a, m, s) rnnse_fx_rshr(rnnse_fx_mulh((a), (m)), (s) - 32)
+
+/* Phase 1 of a unit with a shift below 32 (out of line: off the hot path). xr_n may then be any
+ * int32: it is clamped to [-2^20, 2^20], which leaves sat16(xr_n + d) unchanged for |d| <= 2^15
+ * (both sides saturate alike beyond) and keeps phase 2's int32 sum exact. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void gru_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k4, const int8_t *h, int h4, int32_t *q)
 {
-    int mode = (int)L->table_mode, g;
-    int32_t xr[3], hr[3], rg, zg, hn, n;
-    for (g = 0; g < 3; g++) {
-        xr[g] = rnnse_requant(ax[g] + t->b[g], t->mult_x[g], t->shift_x[g]);
-        hr[g] = rnnse_requant(ah[g] + (g == 2 ? t->b_hn : 0), t->mult_h[g], t->shift_h[g]);
-    }
-    rg = rnnse_sig_lookup(rnnse_sat((int64_t)xr[0] + hr[0], -32768, 32767), ctx->sigmoid_table, mode);
-    zg = rnnse_sig_lookup(rnnse_sat((int64_t)xr[1] + hr[1], -32768, 32767), ctx->sigmoid_table, mode);
-    hn = rnnse_sat(hr[2], -32768, 32767);
-    n = rnnse_tanh_lookup(rnnse_sat((int64_t)xr[2] + rnnse_rshr(rg * hn, 15), -32768, 32767), ctx->tanh_table,
-                          mode);
-    return (int8_t)rnnse_sat(rnnse_rshr((32768 - zg) * n + zg * (hj * 256), 23), -128, 127);
+    const uint8_t *t = (const uint8_t *)rec + 3 * row;
+    int32_t ax[3], ah[3];
+    rnnse_dot_s8_gates(rec, row, 3, x, k4, h, h4, ax, ah);
+    q[0] = rnnse_requant2_sat16(ax[0] + rnnse_rec_i32(t + T_B), rnnse_rec_i32(t + T_MX), t[T_SX], ah[0],
+                                rnnse_rec_i32(t + T_MH), t[T_SH]);
+    q[1] = rnnse_requant2_sat16(ax[1] + rnnse_rec_i32(t + T_B + 4), rnnse_rec_i32(t + T_MX + 4), t[T_SX + 1], ah[1],
+                                rnnse_rec_i32(t + T_MH + 4), t[T_SH + 1]);
+    q[2] = rnnse_clamp(rnnse_requant(ax[2] + rnnse_rec_i32(t + T_B + 8), rnnse_rec_i32(t + T_MX + 8), t[T_SX + 2]),
+                       -(1 << 20), 1 << 20);
+    q[3] = rnnse_clamp(rnnse_requant(ah[2] + rnnse_rec_i32(t + T_BHN), rnnse_rec_i32(t + T_MH + 8), t[T_SH + 2]),
+                       -32768, 32767);
 }
 
-void rnnse_gru_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
-                    int8_t *h_out)
+/* Phase 2: h' of units [j, j + n) from their phase-1 values.
+ * h' = sat8(rshr((32768 - z) n + z (256 h), 23)) = sat8(rshr(2^15 n + z (256 h - n), 23)) (the same
+ * integer; |2^15 n + z (256 h - n)| <= 2^30). */
+RNNSE_ALWAYS_INLINE void gru_outputs(const int16_t *sig, const int16_t *tnh, const int32_t (*q)[4], int j, int n,
+                                     const int8_t *h, int8_t *h_out, const int mode)
 {
-    int first, count, n, r, j;
-    uint32_t k4 = rnnse_round4(L->n_in), h4 = rnnse_round4(L->n_out);
+    int u;
+    for (u = 0; u < n; u++, j++) {
+        int32_t rg = rnnse_sig_lookup(q[u][0], sig, mode), zg = rnnse_sig_lookup(q[u][1], sig, mode);
+        int32_t nn = rnnse_tanh_lookup(rnnse_fx_clip16(q[u][2] + rnnse_fx_mul_rshr15(rg, q[u][3])), tnh, mode);
+        h_out[j] = (int8_t)rnnse_fx_clip8(rnnse_rshr(nn * 32768 + zg * (h[j] * 256 - nn), 23));
+    }
+}
+
+/* The slice in two alternating phases, each a loop small enough for a core's 512-byte L0
+ * instruction cache: requantized gate sums (dot products while the records stream through the
+ * tiles) of up to CHUNK units, then their outputs. */
+#define CHUNK 16
+
+RNNSE_ALWAYS_INLINE void gru_int8_slice(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x,
+                                        const int8_t *h, int8_t *h_out, const int mode)
+{
+    int first, count, n, r, j, u = 0;
+    uint32_t k4 = rnnse_round4(L->n_in), h4 = rnnse_round4(L->n_out), rec_bytes = L->rec_bytes;
     size_t row = k4 + h4;
+    int32_t q[CHUNK][4];
     rnnse_stream_t s;
     const uint8_t *tile;
 
     count = rnnse_slice((int)L->n_out, plat_core_id(), plat_num_cores(), &first);
-    rnnse_stream_open(&s, &ctx->tiles, L->rec, L->rec_bytes, first, count);
+    rnnse_stream_open(&s, &ctx->tiles, L->rec, rec_bytes, first, count);
     j = first;
     while ((tile = rnnse_stream_next(&s, &n)) != NULL) {
-        for (r = 0; r < n; r++, j++) {
-            const int8_t *rec = (const int8_t *)tile + (size_t)r * L->rec_bytes;
-            int32_t ax[3], ah[3];
-            gru_int8_tail_t t;
-            memcpy(&t, rec + 3 * row, sizeof t);
-            rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
-            h_out[j] = gru_int8_unit(L, ctx, ax, ah, &t, h[j]);
+        for (r = 0; r < n; r++) {
+            const int8_t *rec = (const int8_t *)tile + (size_t)r * rec_bytes;
+            const uint8_t *t = (const uint8_t *)rec + 3 * row;
+            uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
+            if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sh, SHIFT_MASK))) {
+                int32_t ax[3], ah[3];
+                rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
+                GRU_GATES(RQ_GT32, ax, ah, t, q[u]);
+            } else if (rnnse_shifts_ge32(sx, SHIFT_MASK) && rnnse_shifts_ge32(sh, SHIFT_MASK)) {
+                int32_t ax[3], ah[3];
+                rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
+                GRU_GATES(rnnse_requant_ge32, ax, ah, t, q[u]);
+            } else {
+                gru_gates_any(rec, row, x, (int)k4, h, (int)h4, q[u]);
+            }
+            if (++u == CHUNK) {
+                gru_outputs(ctx->sigmoid_table, ctx->tanh_table, (const int32_t(*)[4])q, j, u, h, h_out, mode);
+                j += u;
+                u = 0;
+            }
         }
     }
+    gru_outputs(ctx->sigmoid_table, ctx->tanh_table, (const int32_t(*)[4])q, j, u, h, h_out, mode);
+}
+
+/* One instantiation per table mode. */
+void rnnse_gru_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
+                    int8_t *h_out)
+{
+    if (L->table_mode == RNNSE_TABLE_NEAREST) gru_int8_slice(L, ctx, x, h, h_out, RNNSE_TABLE_NEAREST);
+    else gru_int8_slice(L, ctx, x, h, h_out, RNNSE_TABLE_LINEAR);
 }

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "rnnse_scalar.h"
 #include "rnnse_harness.h"
 #include "rnnse_kernels.h"
 #include "rnnse_simd.h"
@@ -162,6 +163,32 @@ int rnnse_harness_act(int fn, const float *x, float *y, int n)
         case 2: y[i] = rnnse_sigmoid_f32(y[i]); break;
         case 3: y[i] = rnnse_tanh_f32(y[i]); break;
         case 4: y[i] = rnnse_exp_f32(y[i]); break;
+        default: return RNNSE_ERR_ARG;
+        }
+    }
+    return RNNSE_OK;
+}
+
+int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, const int32_t *shift, int32_t *out,
+                           int n)
+{
+    int i;
+    if (n < 0) return RNNSE_ERR_ARG;
+    for (i = 0; i < n; i++) {
+        int32_t a = acc[i], m = mult[i], b = acc[n + i], mb = mult[n + i];
+        int s = (int)shift[i], sb = (int)shift[n + i];
+        switch (form) {
+        case 0: out[i] = rnnse_requant(a, m, s); break;
+        case 1: out[i] = rnnse_requant_wide(a, m, s); break;
+        case 2: out[i] = rnnse_requant_ge32(a, m, s); break;
+        case 3: out[i] = rnnse_requant_le32(a, m, s); break;
+        case 4: out[i] = rnnse_requant_small(a, m, 33 - s); break;
+        case 5: out[i] = rnnse_requant2_sat16(a, m, s, b, mb, sb); break;
+        case 6: out[i] = rnnse_requant2_sat16_ge32(a, m, s, b, mb, sb); break;
+        case 7: out[i] = rnnse_requant2_sat16_gt32(a, m, s, b, mb, sb); break;
+        case 8: out[i] = rnnse_add_sat(a, b, -32768, 32767); break;
+        case 9: out[i] = rnnse_shifts_ge32((uint32_t)a, (uint32_t)m); break;
+        case 10: out[i] = rnnse_shifts_gt32((uint32_t)a, (uint32_t)m); break;
         default: return RNNSE_ERR_ARG;
         }
     }

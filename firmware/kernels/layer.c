@@ -39,7 +39,7 @@ int rnnse_tiles_alloc(rnnse_tiles_t *tiles, int ncores, uint32_t min_bytes, uint
 {
     size_t free_bytes = plat_l1_budget() - plat_l1_used();
     size_t per = (free_bytes / (2u * (size_t)ncores)) & ~(size_t)15u;
-    int c, b;
+    int c, b, contiguous = 1;
     memset(tiles, 0, sizeof *tiles);
     if (per > max_bytes) per = ((size_t)max_bytes + 15u) & ~(size_t)15u;
     if (per < min_bytes || per == 0) return RNNSE_ERR_L1;
@@ -47,7 +47,12 @@ int rnnse_tiles_alloc(rnnse_tiles_t *tiles, int ncores, uint32_t min_bytes, uint
         for (b = 0; b < 2; b++) {
             tiles->buf[c][b] = (uint8_t *)plat_l1_alloc(per);
             if (!tiles->buf[c][b]) return RNNSE_ERR_L1;
+            if (tiles->buf[c][b] != tiles->buf[0][0] + (2u * (size_t)c + (size_t)b) * per) contiguous = 0;
         }
     tiles->buf_bytes = (uint32_t)per;
+    if (contiguous) {   /* one area (the usual bump arena): scratch between layers (rnnse_net_scratch) */
+        tiles->block = tiles->buf[0][0];
+        tiles->block_bytes = (uint32_t)(2u * (size_t)ncores * per);
+    }
     return RNNSE_OK;
 }

@@ -1,59 +1,138 @@
 /* LSTM step in INT8 (docs/numerics.md "LSTM (int8)"): each core updates its slice of units. */
+#include "rnnse_scalar.h"
 #include "rnnse_kernels.h"
-#include "rnnse_simd.h"
 
+/* Per-unit constants after the gate rows of a record (rnnse_model.h), read in place:
+ * b int32[4] | mult_x int32[4] | mult_h int32[4] | shift_x uint8[4] | shift_h uint8[4]. */
+#define T_B 0
+#define T_MX 16
+#define T_MH 32
+#define T_SX 48
+#define T_SH 52
+
+/* What the units of a layer share. */
 typedef struct {
-    int32_t b[4], mult_x[4], mult_h[4];
-    uint8_t shift_x[4], shift_h[4];
-} lstm_int8_tail_t;   /* per-unit constants after the gate rows of a record (rnnse_model.h) */
+    const int16_t *sig, *tnh;
+    int32_t c_mult, c_shift, ct_mult, ct_shift;
+    int ct_k;        /* >= 0: c -> Q3.12 by rnnse_requant_small (|c| < 2^8 or 2^16), else requant */
+    int mode, c16;
+} lstm_consts_t;
 
-/* One unit: gate pre-activations in Q3.12 from the int32 accumulators, then cell and output.
- * *c is the cell state (int32 view); returns h'. */
-static int8_t lstm_int8_unit(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int32_t *ax,
-                             const int32_t *ah, const lstm_int8_tail_t *t, int32_t *c)
+/* The gate arguments of rnnse_requant2_sat16[_ge32]: x part (with the bias) and h part of gate g. */
+#define GATE(fn, ax, ah, t, g)                                                                                  \
+    fn((ax)[g] + rnnse_rec_i32((t) + T_B + 4 * (g)), rnnse_rec_i32((t) + T_MX + 4 * (g)), (t)[T_SX + (g)], (ah)[g], \
+       rnnse_rec_i32((t) + T_MH + 4 * (g)), (t)[T_SH + (g)])
+
+/* Cell and output of one unit from its four gate pre-activations (Q3.12): updates *c, returns h'. */
+RNNSE_ALWAYS_INLINE int32_t lstm_cell(const lstm_consts_t *k, const int32_t *p, int32_t *c, const int mode,
+                                      const int c16)
 {
-    int mode = (int)L->table_mode, g;
-    int32_t p[4], i, f, gg, o, cmax = L->c_bits == 16 ? 32767 : 127, tc;
-    int64_t cs;
-    for (g = 0; g < 4; g++) {
-        int64_t sx = rnnse_requant(ax[g] + t->b[g], t->mult_x[g], t->shift_x[g]);
-        int64_t sh = rnnse_requant(ah[g], t->mult_h[g], t->shift_h[g]);
-        p[g] = rnnse_sat(sx + sh, -32768, 32767);
-    }
-    i = rnnse_sig_lookup(p[0], ctx->sigmoid_table, mode);
-    f = rnnse_sig_lookup(p[1], ctx->sigmoid_table, mode);
-    gg = rnnse_tanh_lookup(p[2], ctx->tanh_table, mode);
-    o = rnnse_sig_lookup(p[3], ctx->sigmoid_table, mode);
-    cs = (int64_t)rnnse_rshr(f * *c, 15) + rnnse_requant(i * gg, L->c_mult, L->c_shift);
-    *c = rnnse_sat(cs, -cmax - 1, cmax);
-    tc = rnnse_tanh_lookup(rnnse_sat(rnnse_requant(*c, L->ct_mult, L->ct_shift), -32768, 32767), ctx->tanh_table,
-                           mode);
-    return (int8_t)rnnse_sat(rnnse_rshr(o * tc, 23), -128, 127);
+    int32_t i = rnnse_sig_lookup(p[0], k->sig, mode), f = rnnse_sig_lookup(p[1], k->sig, mode);
+    int32_t g = rnnse_tanh_lookup(p[2], k->tnh, mode), o = rnnse_sig_lookup(p[3], k->sig, mode), cq;
+    /* f and c in the int16 range: rshr(f * c, 15) in one step; the requantized i * g may be any int32 */
+    *c = rnnse_add_sat(rnnse_fx_mul_rshr15(f, *c), rnnse_requant(i * g, k->c_mult, k->c_shift), c16 ? -32768 : -128,
+                       c16 ? 32767 : 127);
+    cq = k->ct_k >= 0 ? rnnse_requant_small(*c, k->ct_mult, k->ct_k) : rnnse_requant(*c, k->ct_mult, k->ct_shift);
+    return rnnse_fx_clip8(rnnse_fx_mul_rshr23(o, rnnse_tanh_lookup(rnnse_fx_clip16(cq), k->tnh, mode)));
 }
 
-void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
-                     int8_t *h_out, void *c)
+/* Gate pre-activations of a unit with a shift below 32 (out of line: off the hot path). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void lstm_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k4, const int8_t *h, int h4, int32_t *p)
 {
-    int first, count, n, r, j;
-    uint32_t k4 = rnnse_round4(L->n_in), h4 = rnnse_round4(L->n_out);
+    const uint8_t *t = (const uint8_t *)rec + 4 * row;
+    int32_t ax[4], ah[4];
+    int g;
+    rnnse_dot_s8_gates(rec, row, 4, x, k4, h, h4, ax, ah);
+    for (g = 0; g < 4; g++) p[g] = GATE(rnnse_requant2_sat16, ax, ah, t, g);
+}
+
+/* Cell updates of units [j, j + n) from their gate pre-activations. */
+RNNSE_ALWAYS_INLINE void lstm_cells(const lstm_consts_t *k, const int32_t (*p)[4], int j, int n, int8_t *h_out,
+                                    void *c, const int mode, const int c16)
+{
+    int u;
+    for (u = 0; u < n; u++, j++) {
+        int32_t cj = c16 ? ((int16_t *)c)[j] : ((int8_t *)c)[j];
+        h_out[j] = (int8_t)lstm_cell(k, p[u], &cj, mode, c16);
+        if (c16) ((int16_t *)c)[j] = (int16_t)cj;
+        else ((int8_t *)c)[j] = (int8_t)cj;
+    }
+}
+
+/* The slice in two alternating phases, each a loop small enough for a core's 512-byte L0
+ * instruction cache: gate pre-activations (dot products and requantization, while the records
+ * stream through the tiles) of up to CHUNK units, then their cell updates. */
+#define CHUNK 16
+
+RNNSE_ALWAYS_INLINE void lstm_int8_slice(const rnnse_layer_t *L, const lstm_consts_t *k, const rnnse_tiles_t *tiles,
+                                         const int8_t *x, const int8_t *h, int8_t *h_out, void *c, const int mode,
+                                         const int c16)
+{
+    int first, count, n, r, j, u = 0;
+    uint32_t k4 = rnnse_round4(L->n_in), h4 = rnnse_round4(L->n_out), rec_bytes = L->rec_bytes;
     size_t row = k4 + h4;
+    int32_t p[CHUNK][4];
     rnnse_stream_t s;
     const uint8_t *tile;
 
     count = rnnse_slice((int)L->n_out, plat_core_id(), plat_num_cores(), &first);
-    rnnse_stream_open(&s, &ctx->tiles, L->rec, L->rec_bytes, first, count);
+    rnnse_stream_open(&s, tiles, L->rec, rec_bytes, first, count);
     j = first;
     while ((tile = rnnse_stream_next(&s, &n)) != NULL) {
-        for (r = 0; r < n; r++, j++) {
-            const int8_t *rec = (const int8_t *)tile + (size_t)r * L->rec_bytes;
-            int32_t ax[4], ah[4], cj;
-            lstm_int8_tail_t t;
-            memcpy(&t, rec + 4 * row, sizeof t);
-            rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
-            cj = L->c_bits == 16 ? ((int16_t *)c)[j] : ((int8_t *)c)[j];
-            h_out[j] = lstm_int8_unit(L, ctx, ax, ah, &t, &cj);
-            if (L->c_bits == 16) ((int16_t *)c)[j] = (int16_t)cj;
-            else ((int8_t *)c)[j] = (int8_t)cj;
+        for (r = 0; r < n; r++) {
+            const int8_t *rec = (const int8_t *)tile + (size_t)r * rec_bytes;
+            const uint8_t *t = (const uint8_t *)rec + 4 * row;
+            if (RNNSE_LIKELY(rnnse_shifts_gt32(rnnse_rec_u32(t + T_SX), 0x80808080u) &&
+                             rnnse_shifts_gt32(rnnse_rec_u32(t + T_SH), 0x80808080u))) {
+                int32_t ax[4], ah[4];
+                rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
+                p[u][0] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 0);
+                p[u][1] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 1);
+                p[u][2] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 2);
+                p[u][3] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 3);
+            } else if (rnnse_shifts_ge32(rnnse_rec_u32(t + T_SX), 0x80808080u) &&
+                       rnnse_shifts_ge32(rnnse_rec_u32(t + T_SH), 0x80808080u)) {
+                int32_t ax[4], ah[4];
+                rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
+                p[u][0] = GATE(rnnse_requant2_sat16_ge32, ax, ah, t, 0);
+                p[u][1] = GATE(rnnse_requant2_sat16_ge32, ax, ah, t, 1);
+                p[u][2] = GATE(rnnse_requant2_sat16_ge32, ax, ah, t, 2);
+                p[u][3] = GATE(rnnse_requant2_sat16_ge32, ax, ah, t, 3);
+            } else {
+                lstm_gates_any(rec, row, x, (int)k4, h, (int)h4, p[u]);
+            }
+            if (++u == CHUNK) {
+                lstm_cells(k, (const int32_t(*)[4])p, j, u, h_out, c, mode, c16);
+                j += u;
+                u = 0;
+            }
         }
+    }
+    lstm_cells(k, (const int32_t(*)[4])p, j, u, h_out, c, mode, c16);
+}
+
+/* One instantiation per table mode and cell width: no per-unit tests of either. */
+void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_t *x, const int8_t *h,
+                     int8_t *h_out, void *c)
+{
+    lstm_consts_t k;
+    k.sig = ctx->sigmoid_table;
+    k.tnh = ctx->tanh_table;
+    k.c_mult = L->c_mult;
+    k.c_shift = L->c_shift;
+    k.ct_mult = L->ct_mult;
+    k.ct_shift = L->ct_shift;
+    k.mode = (int)L->table_mode;
+    k.c16 = L->c_bits == 16;
+    k.ct_k = rnnse_requant_small_k(L->ct_shift, k.c16 ? 16 : 8);
+    if (k.mode == RNNSE_TABLE_NEAREST) {
+        if (k.c16) lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_NEAREST, 1);
+        else lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_NEAREST, 0);
+    } else {
+        if (k.c16) lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_LINEAR, 1);
+        else lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_LINEAR, 0);
     }
 }

@@ -25,6 +25,15 @@ int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, co
  * path in groups of 8 (n a multiple of 8), 2 sigmoid, 3 tanh, 4 exp through the scalar code. */
 int rnnse_harness_act(int fn, const float *x, float *y, int n);
 
+/* Integer primitives of rnnse_scalar.h over n inputs (acc, mult, shift: 2n entries each; the pair
+ * forms take their second operand from entry n + i): form 0 rnnse_requant, 1 rnnse_requant_wide,
+ * 2 rnnse_requant_ge32, 3 rnnse_requant_le32, 4 rnnse_requant_small (k = 33 - shift), 5
+ * rnnse_requant2_sat16, 6 rnnse_requant2_sat16_ge32, 7 rnnse_requant2_sat16_gt32, 8 rnnse_add_sat
+ * to [-32768, 32767], 9 rnnse_shifts_ge32 (acc: shift bytes, mult: mask), 10 rnnse_shifts_gt32.
+ * The caller meets each form's preconditions. Returns 0 or RNNSE_ERR_ARG. */
+int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, const int32_t *shift, int32_t *out,
+                          int n);
+
 /* Phase times (plat_cycles) of the last network step; returns the number of phases. */
 struct rnnse_net;
 int rnnse_harness_net_phases(const struct rnnse_net *net, uint64_t *out, int max);

@@ -31,13 +31,15 @@ int rnnse_slice(int n, int core, int ncores, int *first);
  * is used. With tiles->in_place the records are read where they are (one tile, no DMA). */
 typedef struct rnnse_stream {
     const uint8_t *src;       /* L2 address of the core's first record */
+    const uint8_t *next;      /* L2 address of the next record to start */
     uint32_t rec_bytes;
     int n_rec;                /* records in the core's slice */
     int tile_rec;             /* records per tile */
-    int started;              /* records whose DMA has been started */
-    int done;                 /* records handed out */
+    int to_start;             /* records whose DMA is still to be started */
+    int left;                 /* records still to be handed out */
     int cur;                  /* buffer index of the next tile to hand out */
     int in_place;             /* records read in place (no DMA) */
+    int cnt[2];               /* records of the tile in each buffer */
     uint8_t *buf[2];
     plat_dma_t dma[2];
 } rnnse_stream_t;
@@ -50,37 +52,6 @@ void rnnse_stream_open(rnnse_stream_t *s, const rnnse_tiles_t *tiles, const void
 /* Start the next tile's DMA, wait for the current tile and return it (L1), with its record
  * count in *count; NULL when the slice is finished. */
 const uint8_t *rnnse_stream_next(rnnse_stream_t *s, int *count);
-
-/* ---- fixed-point helpers (docs/numerics.md "integer primitives") ----------------------------- */
-
-static inline int32_t rnnse_sat(int64_t x, int32_t lo, int32_t hi)
-{
-    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
-}
-
-static inline int32_t rnnse_rshr(int32_t x, int s) { return (x + (1 << (s - 1))) >> s; }
-
-static inline int32_t rnnse_requant(int32_t acc, int32_t mult, int shift)
-{
-    int64_t p = (int64_t)acc * mult;
-    int64_t r = (p + ((int64_t)1 << (shift - 1))) >> shift;
-    return rnnse_sat(r, INT32_MIN, INT32_MAX);
-}
-
-/* Q3.12 -> Q15 lookups (257-entry tables). */
-static inline int32_t rnnse_sig_lookup(int32_t p, const int16_t *t, int mode)
-{
-    int32_t u = p + 32768;
-    if (mode == RNNSE_TABLE_NEAREST) return t[(u + 128) >> 8];
-    return t[u >> 8] + rnnse_rshr((t[(u >> 8) + 1] - t[u >> 8]) * (u & 255), 8);
-}
-
-static inline int32_t rnnse_tanh_lookup(int32_t p, const int16_t *t, int mode)
-{
-    int32_t u = rnnse_sat(p, -16384, 16383) + 16384;
-    if (mode == RNNSE_TABLE_NEAREST) return t[(u + 64) >> 7];
-    return t[u >> 7] + rnnse_rshr((t[(u >> 7) + 1] - t[u >> 7]) * (u & 127), 7);
-}
 
 /* FP16 layer output rounding: nearest even, overflow saturates to +-65504. */
 static inline rnnse_f16_t rnnse_f16_out(float v)

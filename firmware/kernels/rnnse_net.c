@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "rnnse_kernels.h"
+#include "rnnse_scalar.h"
 
 const char *rnnse_strerror(int code)
 {
@@ -111,19 +112,81 @@ static int alloc_l1_data(rnnse_net_t *net)
     return rc;
 }
 
-/* Tile buffers: at least one record of every layer, at most a core's whole slice. */
-static int alloc_tiles(rnnse_net_t *net)
+#ifndef RNNSE_NET_SCRATCH_MIN
+#define RNNSE_NET_SCRATCH_MIN 0   /* bytes the tiles keep at least (a port's rnnse_net_scratch users) */
+#endif
+
+static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
+
+/* Smallest and largest tile buffer: one record of any layer (promoted ones stream again under
+ * rnnse_net_set_max_tile), a core's whole slice of any streamed layer (not resident, not `skip`). */
+static void tile_needs(const rnnse_net_t *net, uint32_t skip, uint32_t *min_b, uint32_t *max_b)
 {
     const rnnse_model_t *m = net->model;
-    uint32_t i, min_b = 0, max_b = 0;
+    uint32_t i;
+    *min_b = *max_b = 0;
     for (i = 0; i < m->n_layers; i++) {
         const rnnse_layer_t *L = &m->layers[i];
         uint32_t slice = (L->n_out + (uint32_t)net->ncores - 1u) / (uint32_t)net->ncores;
-        if (L->rec_bytes > min_b) min_b = L->rec_bytes;
-        if (slice * L->rec_bytes > max_b) max_b = slice * L->rec_bytes;
+        if (L->rec_bytes > *min_b) *min_b = L->rec_bytes;
+        if (i == skip || net->resident[i]) continue;
+        if (slice * L->rec_bytes > *max_b) *max_b = slice * L->rec_bytes;
     }
-    if (min_b == 0) min_b = max_b = 16;
-    return rnnse_tiles_alloc(&net->ctx.tiles, net->ncores, min_b, max_b);
+    if (*min_b == 0) *min_b = 16;
+    if (*max_b < *min_b) *max_b = *min_b;
+}
+
+/* L1 the tiles must keep: one record per buffer, and the scratch floor. */
+static uint32_t tile_reserve(const rnnse_net_t *net, uint32_t skip)
+{
+    uint32_t min_b, max_b, need;
+    tile_needs(net, skip, &min_b, &max_b);
+    need = 2u * (uint32_t)net->ncores * align16(min_b);
+    return need > RNNSE_NET_SCRATCH_MIN ? need : align16(RNNSE_NET_SCRATCH_MIN);
+}
+
+/* Tensor promotion: largest layers first, every layer whose records fit next to what the tiles
+ * must keep is copied into L1 once and runs in place from there. */
+static void promote(rnnse_net_t *net)
+{
+    const rnnse_model_t *m = net->model;
+    for (;;) {
+        uint32_t i, best = RNNSE_MAX_LAYERS, best_bytes = 0;
+        size_t free_bytes = plat_l1_budget() - plat_l1_used();
+        for (i = 0; i < m->n_layers; i++) {
+            const rnnse_layer_t *L = &m->layers[i];
+            uint32_t bytes = align16(L->n_out * L->rec_bytes);
+            if (!L->rec_bytes || net->resident[i] || bytes <= best_bytes) continue;
+            if ((size_t)bytes + tile_reserve(net, i) <= free_bytes) {
+                best = i;
+                best_bytes = bytes;
+            }
+        }
+        if (best == RNNSE_MAX_LAYERS) return;
+        {
+            void *l1 = plat_l1_alloc(best_bytes);
+            if (!l1) return;
+            memcpy(l1, m->layers[best].rec, (size_t)m->layers[best].n_out * m->layers[best].rec_bytes);
+            net->res[best] = m->layers[best];
+            net->res[best].rec = l1;
+            net->resident[best] = 1;
+            net->resident_bytes += best_bytes;
+        }
+    }
+}
+
+/* Tile buffers for the streamed layers: at least one record of each, at most a core's whole slice. */
+static int alloc_tiles(rnnse_net_t *net)
+{
+    uint32_t min_b, max_b, floor_b = align16((RNNSE_NET_SCRATCH_MIN + 2u * (uint32_t)net->ncores - 1u) /
+                                             (2u * (uint32_t)net->ncores));
+    int rc;
+    tile_needs(net, RNNSE_MAX_LAYERS, &min_b, &max_b);
+    if (max_b < floor_b) max_b = floor_b;
+    rc = rnnse_tiles_alloc(&net->ctx.tiles, net->ncores, min_b, max_b);
+    net->ctx_res = net->ctx;
+    net->ctx_res.tiles.in_place = 1;
+    return rc;
 }
 
 int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores)
@@ -140,12 +203,38 @@ int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores)
     net->model = model;
     net->ncores = ncores;
     rc = alloc_l1_data(net);
+    if (rc == RNNSE_OK) promote(net);
     if (rc == RNNSE_OK) rc = alloc_tiles(net);
     if (rc != RNNSE_OK) net->model = NULL;   /* rnnse_net_step refuses an uninitialised net */
     return rc;
 }
 
-void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records) { net->ctx.tiles.max_tile_rec = records; }
+void *rnnse_net_scratch(const rnnse_net_t *net, size_t *bytes)
+{
+    if (!net || !net->model || !net->ctx.tiles.block) {
+        if (bytes) *bytes = 0;
+        return NULL;
+    }
+    if (bytes) *bytes = net->ctx.tiles.block_bytes;
+    return net->ctx.tiles.block;
+}
+
+int rnnse_net_resident(const rnnse_net_t *net, uint32_t *bytes)
+{
+    int i, n = 0;
+    if (bytes) *bytes = 0;
+    if (!net || !net->model) return 0;
+    for (i = 0; i < RNNSE_MAX_LAYERS; i++) n += net->resident[i] != 0;
+    if (bytes && n) *bytes = net->resident_bytes;
+    return n;
+}
+
+void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records)
+{
+    net->ctx.tiles.max_tile_rec = records;
+    net->ctx_res.tiles.max_tile_rec = records;
+    net->stream_all = records != 0;
+}
 
 void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on) { net->ctx.tiles.in_place = on ? 1u : 0u; }
 
@@ -168,7 +257,7 @@ static void convert_input(rnnse_net_t *net, rnnse_f16_t *x16, uint32_t n)
 {
     int first, i;
     int count = rnnse_slice((int)n, plat_core_id(), plat_num_cores(), &first);
-    for (i = first; i < first + count; i++) x16[i] = rnnse_f16_out(net->io_in[i]);
+    for (i = first; i < first + count; i++) x16[i] = rnnse_fp_f16_sat(net->io_in[i]);
 }
 
 static void convert_output(rnnse_net_t *net, const void *y, uint32_t type, uint32_t n)
@@ -176,7 +265,7 @@ static void convert_output(rnnse_net_t *net, const void *y, uint32_t type, uint3
     int first, i;
     int count = rnnse_slice((int)n, plat_core_id(), plat_num_cores(), &first);
     for (i = first; i < first + count; i++)
-        net->io_out[i] = type == RNNSE_FP16 ? rnnse_f16_to_f32(((const rnnse_f16_t *)y)[i]) : ((const float *)y)[i];
+        net->io_out[i] = type == RNNSE_FP16 ? rnnse_fp_f16_to_f32(((const rnnse_f16_t *)y)[i]) : ((const float *)y)[i];
 }
 
 /* Zero the padding elements after the n valid ones (they meet zero weights in dot products). */
@@ -215,12 +304,15 @@ static void net_team(void *arg)
     for (i = 0; i < m->n_layers; i++) {
         const rnnse_layer_t *L = &m->layers[i];
         void *y;
+        int res = net->resident[i] && !net->stream_all;
+        const rnnse_layer_t *LR = res ? &net->res[i] : L;   /* promoted: records read in place in L1 */
+        const rnnse_ctx_t *ctx = res ? &net->ctx_res : &net->ctx;
         if (is_rnn(L)) {
             y = net->h[i][net->parity ^ 1];
-            rnnse_layer_run(L, &net->ctx, x, net->h[i][net->parity], y, net->c[i], NULL);
+            rnnse_layer_run(LR, ctx, x, net->h[i][net->parity], y, net->c[i], NULL);
         } else {
             y = next_act(net, x);
-            rnnse_layer_run(L, &net->ctx, x, NULL, NULL, NULL, y);
+            rnnse_layer_run(LR, ctx, x, NULL, NULL, NULL, y);
             if (plat_core_id() == 0) zero_pad(y, L->n_out, L->out_type);
         }
         plat_team_barrier();

@@ -10,6 +10,11 @@
  *
  * rnnse_net_init and rnnse_net_step are called from one core (outside a team); the step forks
  * the team itself. The L1 memory stays allocated until plat_l1_reset().
+ *
+ * Tensor promotion: rnnse_net_init copies the records of every layer that fits into the L1 left
+ * after the states, activations, tables and the weight tiles the other layers need (largest
+ * layers first); such a layer's kernel then reads its records in place in L1, frame after frame,
+ * with no DMA. The others stream from L2 through the tiles. Results are identical either way.
  */
 #ifndef RNNSE_NET_H
 #define RNNSE_NET_H
@@ -42,6 +47,8 @@ typedef struct rnnse_tiles {
     uint32_t buf_bytes;           /* bytes per buffer */
     uint32_t max_tile_rec;        /* records per tile cap (0 = as many as fit) */
     uint32_t in_place;            /* 1: kernels read the weights where they are, without DMA tiles */
+    uint8_t *block;               /* all the buffers when they form one contiguous L1 area, else NULL */
+    uint32_t block_bytes;
 } rnnse_tiles_t;
 
 /* What the kernels share besides the layer descriptor: tiles and tables in L1. */
@@ -62,6 +69,11 @@ typedef struct rnnse_net {
     uint32_t state_bytes[RNNSE_MAX_LAYERS];   /* bytes of one h buffer / of c */
     uint32_t c_bytes[RNNSE_MAX_LAYERS];
     void *act[2];                             /* activation ping-pong buffers */
+    rnnse_layer_t res[RNNSE_MAX_LAYERS];      /* promoted layers: copies whose records are in L1 */
+    uint8_t resident[RNNSE_MAX_LAYERS];       /* 1: layer i runs from res[i] (its records stay in L1) */
+    uint32_t resident_bytes;                  /* L1 bytes of the promoted records */
+    rnnse_ctx_t ctx_res;                      /* ctx for promoted layers: records read in place */
+    int stream_all;                           /* 1: promoted layers stream too (rnnse_net_set_max_tile) */
     uint32_t act_bytes;
     const float *io_in;                       /* current step's FP32 input and output */
     float *io_out;
@@ -77,7 +89,17 @@ int rnnse_net_step(rnnse_net_t *net, const float *mag, float *mask);
 void rnnse_net_reset(rnnse_net_t *net);
 const char *rnnse_strerror(int code);
 
-/* Cap on records per weight tile (tests force many DMA rounds with it); 0 removes the cap. */
+/* The network's weight tiles as one L1 area: used only inside rnnse_net_step, so free for other
+ * work (the signal chain, for instance) between steps; NULL (and *bytes = 0) before a successful
+ * rnnse_net_init, or when the L1 allocator did not place the tiles in one area. Its contents do
+ * not survive a step. */
+void *rnnse_net_scratch(const rnnse_net_t *net, size_t *bytes);
+
+/* Number of promoted layers (their records resident in L1), and their bytes in *bytes. */
+int rnnse_net_resident(const rnnse_net_t *net, uint32_t *bytes);
+
+/* Cap on records per weight tile (tests force many DMA rounds with it); 0 removes the cap. A cap
+ * also makes promoted layers stream again (through the tiles), 0 brings them back. */
 void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records);
 
 /* 1: the kernels read the weights in place (L2, or any memory the cores can read) instead of

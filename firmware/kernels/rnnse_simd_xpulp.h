@@ -99,18 +99,111 @@ static inline void rnnse_dot_s8_rows(const int8_t *w, size_t stride, int nrows, 
     }
 }
 
-/* G (3 or 4) gate rows of a recurrent unit: ax[g] = w_g[0..nx) . x, ah[g] = w_g[nx..nx+nh) . h */
+/* G (3 or 4) gate rows of a recurrent unit: ax[g] = w_g[0..nx) . x, ah[g] = w_g[nx..nx+nh) . h.
+ * One asm block, two hardware loops: after the x part the row pointers point at the h part of
+ * their rows (a row is w_ih | w_hh), so the second loop continues with them (nx, nh >= 4). */
+#define RNNSE_XP_GATES_BODY4(acc0, acc1, acc2, acc3, pv)                                             \
+    RNNSE_XP_LW(vx, pv) RNNSE_XP_LW(v0, p0) RNNSE_XP_LW(v1, p1) RNNSE_XP_LW(v2, p2) RNNSE_XP_LW(v3, p3) \
+        RNNSE_XP_SDOT(acc0, vx, v0) RNNSE_XP_SDOT(acc1, vx, v1) RNNSE_XP_SDOT(acc2, vx, v2)              \
+            RNNSE_XP_SDOT(acc3, vx, v3)
+#define RNNSE_XP_GATES_BODY3(acc0, acc1, acc2, pv)                                                   \
+    RNNSE_XP_LW(vx, pv) RNNSE_XP_LW(v0, p0) RNNSE_XP_LW(v1, p1) RNNSE_XP_LW(v2, p2)                  \
+        RNNSE_XP_SDOT(acc0, vx, v0) RNNSE_XP_SDOT(acc1, vx, v1) RNNSE_XP_SDOT(acc2, vx, v2)
+
 static inline void rnnse_dot_s8_gates(const int8_t *w, size_t stride, int gates, const int8_t *x, int nx,
                                       const int8_t *h, int nh, int32_t *ax, int32_t *ah)
 {
+    const int8_t *p0 = w, *p1, *p2, *p3, *px = x, *ph = h;
+    int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+    uint32_t vx, v0, v1, v2, v3;
+    int wx = nx >> 2, wh = nh >> 2;
     if (gates == 4) {
-        rnnse_xpulp_s8x4(w, w + stride, w + 2 * stride, w + 3 * stride, x, nx, ax);
-        rnnse_xpulp_s8x4(w + nx, w + stride + nx, w + 2 * stride + nx, w + 3 * stride + nx, h, nh, ah);
+        __asm__ volatile(".option push\n\t.option norvc\n\t"
+                         "add %[p1], %[p0], %[st]\n\tadd %[p2], %[p1], %[st]\n\tadd %[p3], %[p2], %[st]\n\t"
+                         "li %[a0], 0\n\tli %[a1], 0\n\tli %[a2], 0\n\tli %[a3], 0\n\t"
+                         "li %[b0], 0\n\tli %[b1], 0\n\tli %[b2], 0\n\tli %[b3], 0\n\t"
+                         ".insn i 0x7b, 4, x0, %[cx], 18\n\t" RNNSE_XP_GATES_BODY4(a0, a1, a2, a3, px)
+                         ".insn i 0x7b, 4, x0, %[ch], 18\n\t" RNNSE_XP_GATES_BODY4(b0, b1, b2, b3, ph)
+                         ".option pop"
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0),
+                           [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [p1] "=&r"(p1), [p2] "=&r"(p2),
+                           [p3] "=&r"(p3), [vx] "=&r"(vx), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2),
+                           [v3] "=&r"(v3), [p0] "+r"(p0), [px] "+r"(px), [ph] "+r"(ph)
+                         : [st] "r"(stride), [cx] "r"(wx), [ch] "r"(wh)
+                         : "memory");
+        ax[3] = a3;
+        ah[3] = b3;
     } else {
-        rnnse_xpulp_s8x3(w, w + stride, w + 2 * stride, x, nx, ax);
-        rnnse_xpulp_s8x3(w + nx, w + stride + nx, w + 2 * stride + nx, h, nh, ah);
+        __asm__ volatile(".option push\n\t.option norvc\n\t"
+                         "add %[p1], %[p0], %[st]\n\tadd %[p2], %[p1], %[st]\n\t"
+                         "li %[a0], 0\n\tli %[a1], 0\n\tli %[a2], 0\n\t"
+                         "li %[b0], 0\n\tli %[b1], 0\n\tli %[b2], 0\n\t"
+                         ".insn i 0x7b, 4, x0, %[cx], 14\n\t" RNNSE_XP_GATES_BODY3(a0, a1, a2, px)
+                         ".insn i 0x7b, 4, x0, %[ch], 14\n\t" RNNSE_XP_GATES_BODY3(b0, b1, b2, ph)
+                         ".option pop"
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1),
+                           [b2] "=&r"(b2), [p1] "=&r"(p1), [p2] "=&r"(p2), [vx] "=&r"(vx), [v0] "=&r"(v0),
+                           [v1] "=&r"(v1), [v2] "=&r"(v2), [p0] "+r"(p0), [px] "+r"(px), [ph] "+r"(ph)
+                         : [st] "r"(stride), [cx] "r"(wx), [ch] "r"(wh)
+                         : "memory");
     }
+    ax[0] = a0;
+    ax[1] = a1;
+    ax[2] = a2;
+    ah[0] = b0;
+    ah[1] = b1;
+    ah[2] = b2;
 }
+
+/* ---- scalar fixed point (the building blocks of rnnse_scalar.h) ------------------------------
+ * mulh, mulhsu (RV32M, 5-cycle latency on these cores); p.addRN rD, x0, rs2: (rD + 2^(rs2-1)) >>> rs2 in
+ * 32 bits (exact under rnnse_fx_rshr's precondition: the sum does not overflow); p.mulsRN rD, rs1,
+ * rs2, I: (int16 rs1 * int16 rs2 + 2^(I-1)) >>> I (operands in the int16 range, as the callers
+ * guarantee); p.clipi rD, rs1, n: clamp to [-2^(n-1), 2^(n-1) - 1]; p.clipui rD, rs1, n: clamp to
+ * [0, 2^(n-1) - 1]. The immediate of p.clipi sits in the rs2 field, hence the x-register names. */
+#define RNNSE_SIMD_HAS_FX 1
+
+static inline int32_t rnnse_fx_mulh(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("mulh %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t rnnse_fx_mulhsu(int32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("mulhsu %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t rnnse_fx_rshr(int32_t x, int t)
+{
+    __asm__(".insn r 0x5B, 6, 0x20, %0, x0, %1" : "+r"(x) : "r"(t));
+    return x;
+}
+
+#define RNNSE_XP_FX2(name, insn)                                                                  \
+    static inline int32_t name(int32_t a, int32_t b)                                              \
+    {                                                                                             \
+        int32_t r;                                                                                \
+        __asm__(insn : "=r"(r) : "r"(a), "r"(b));                                                 \
+        return r;                                                                                 \
+    }
+RNNSE_XP_FX2(rnnse_fx_mul_rshr15, ".insn r 0x5B, 4, 0x4F, %0, %1, %2")   /* p.mulsRN ..., 15 */
+RNNSE_XP_FX2(rnnse_fx_mul_rshr23, ".insn r 0x5B, 4, 0x57, %0, %1, %2")   /* p.mulsRN ..., 23 */
+
+#define RNNSE_XP_CLIP(name, insn)                                                                 \
+    static inline int32_t name(int32_t x)                                                         \
+    {                                                                                             \
+        int32_t r;                                                                                \
+        __asm__(insn : "=r"(r) : "r"(x));                                                         \
+        return r;                                                                                 \
+    }
+RNNSE_XP_CLIP(rnnse_fx_clip8, ".insn r 0x33, 1, 0x0A, %0, %1, x8")     /* p.clipi 8 */
+RNNSE_XP_CLIP(rnnse_fx_clip15, ".insn r 0x33, 1, 0x0A, %0, %1, x15")   /* p.clipi 15 */
+RNNSE_XP_CLIP(rnnse_fx_clip16, ".insn r 0x33, 1, 0x0A, %0, %1, x16")   /* p.clipi 16 */
+RNNSE_XP_CLIP(rnnse_fx_clipu8, ".insn r 0x33, 2, 0x0A, %0, %1, x8")    /* p.clipui 8 */
 
 /* ---- FP16 ------------------------------------------------------------------------------------ */
 
@@ -211,6 +304,45 @@ static inline int32_t rnnse_zf_to_int(float a)   /* truncation, as a C cast */
 }
 
 static inline float rnnse_zf_neg(float a) { return rnnse_bits_f32(rnnse_f32_bits(a) ^ 0x80000000u); }
+
+/* ---- FP32 scalar steps of rnnse_scalar.h on the FPU ------------------------------------------
+ * fmin.s / fmax.s (a -0.0 counts below +0.0, as the portable compares give for these uses),
+ * fcvt.s.w / fcvt.w.s (nearest even: the dynamic rounding mode), and the smallFloat FP16
+ * conversions fcvt.s.h (exact) / fcvt.h.s (nearest even). Same bits as the portable forms for
+ * finite inputs; the platform test checks every FP16 value and a sweep of FP32 ones. */
+#define RNNSE_SIMD_HAS_FP 1
+
+#define RNNSE_ZF_INSN1(name, insn, tin, tout, from, to)                                               \
+    static inline tout name(tin a)                                                                \
+    {                                                                                             \
+        uint32_t r;                                                                               \
+        __asm__(insn : "=r"(r) : "r"(from(a)));                                                   \
+        return to(r);                                                                             \
+    }
+#define RNNSE_ZF_ID(x) ((uint32_t)(x))
+#define RNNSE_ZF_TOI(x) ((int32_t)(x))
+#define RNNSE_ZF_TOH(x) ((rnnse_f16_t)(x))
+RNNSE_ZF_INSN1(rnnse_fp_from_int, ".insn r 0x53, 7, 0x68, %0, %1, x0", int32_t, float, RNNSE_ZF_ID, rnnse_bits_f32)
+RNNSE_ZF_INSN1(rnnse_fp_lrint, ".insn r 0x53, 7, 0x60, %0, %1, x0", float, int32_t, rnnse_f32_bits, RNNSE_ZF_TOI)
+RNNSE_ZF_INSN1(rnnse_fp_f16_to_f32, ".insn r 0x53, 0, 0x20, %0, %1, x2", rnnse_f16_t, float, RNNSE_ZF_ID,
+               rnnse_bits_f32)
+RNNSE_ZF_INSN1(rnnse_fp_f32_to_f16, ".insn r 0x53, 7, 0x22, %0, %1, x0", float, rnnse_f16_t, rnnse_f32_bits,
+               RNNSE_ZF_TOH)
+
+static inline float rnnse_zf_minmax(float a, float b, int max)
+{
+    uint32_t r;
+    if (max) __asm__(".insn r 0x53, 1, 0x14, %0, %1, %2" : "=r"(r) : "r"(rnnse_f32_bits(a)), "r"(rnnse_f32_bits(b)));
+    else __asm__(".insn r 0x53, 0, 0x14, %0, %1, %2" : "=r"(r) : "r"(rnnse_f32_bits(a)), "r"(rnnse_f32_bits(b)));
+    return rnnse_bits_f32(r);
+}
+
+static inline float rnnse_fp_add(float a, float b) { return rnnse_zf_add(a, b); }
+static inline float rnnse_fp_sub(float a, float b) { return rnnse_zf_sub(a, b); }
+static inline float rnnse_fp_mul(float a, float b) { return rnnse_zf_mul(a, b); }
+static inline float rnnse_fp_relu(float v) { return rnnse_zf_minmax(v, 0.0f, 1); }
+static inline float rnnse_fp_clamp(float v, float lo, float hi) { return rnnse_zf_minmax(rnnse_zf_minmax(v, lo, 1), hi, 0); }
+static inline rnnse_f16_t rnnse_fp_f16_sat(float v) { return rnnse_fp_f32_to_f16(rnnse_fp_clamp(v, -65504.0f, 65504.0f)); }
 
 /* rnnse_exp_f32, operation for operation */
 static inline float rnnse_xpulp_exp(float x)

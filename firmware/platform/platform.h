@@ -41,7 +41,7 @@ typedef struct plat_dma {
     void *dst;          /* L1 destination */
     const void *src;    /* L2 source */
     size_t bytes;
-    int pending;        /* 1 between start and wait */
+    int pending;        /* nonzero between start and wait (a port may keep its transfer ids here) */
 } plat_dma_t;
 /* Start copying bytes from src (L2) to dst (L1). The destination must not be read before
  * plat_dma_wait() returns: the host port poisons it to catch that. */

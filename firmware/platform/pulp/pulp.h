@@ -19,6 +19,8 @@
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <stdint.h>
+
+#include "platform.h"
 #endif
 
 /* ---- memory map ------------------------------------------------------------------------- */
@@ -114,6 +116,9 @@ void pulp_host_stop(void);
 
 /* Measurements only: 0 turns every plat_dma transfer into a no-op, 1 (default) restores them. */
 void pulp_dma_set_enabled(int on);
+/* Copy L1 -> L2 with the cluster DMA (a cluster core; on the FC a plain copy), finished by
+ * plat_dma_wait. */
+void pulp_dma_out_start(plat_dma_t *t, void *l2_dst, const void *l1_src, size_t bytes);
 
 /* The cluster cores' entry (platform start-up) and their dispatcher loop. */
 void pulp_cluster_start(void);
@@ -122,6 +127,13 @@ void pulp_cluster_loop(int core) __attribute__((noreturn));
 /* Cycles the FC spent waiting for the last fork to finish (for the application's statistics)
  * and per-core busy cycles (cumulative; outside the event-unit sleeps). */
 uint64_t pulp_core_busy(int core);
+/* plat_team_fork for work outside the network (the signal chain): its phases are not recorded,
+ * so pulp_phases keeps describing the last plat_team_fork. */
+void pulp_team_fork_unrecorded(int n, void (*fn)(void *arg), void *arg);
+/* L1 area the signal chain (dsp_cluster.c) may use between network steps, and its team size;
+ * without one (NULL, or less than it needs) dsp_analyze / dsp_synthesize run on the FC. */
+void pulp_dsp_set_scratch(void *l1, size_t bytes, int ncores);
+#define PULP_DSP_SCRATCH_BYTES 12464    /* what it needs */
 /* Phases (code between team barriers) of the last fork: total cycles and busiest core. */
 int pulp_phases(uint32_t *total, uint32_t *busiest, int max);
 

@@ -18,6 +18,7 @@ typedef struct pulp_job {
     volatile int32_t n;
     volatile uint32_t done;       /* forks finished (core 0 increments it after the join) */
     volatile uint32_t ready;      /* the cluster has booted */
+    volatile uint32_t record;     /* 1: the cores record the fork's phases (pulp_phases) */
     uint32_t start;               /* cluster mcycle when core 0 woke up for the current fork */
 } pulp_job_t;
 
@@ -25,6 +26,7 @@ static pulp_job_t job __attribute__((section(".l1.job")));
 pulp_core_state_t pulp_cores[8] __attribute__((section(".l1.cores")));
 static uint32_t fc_cyc_last, fc_cyc_hi;
 static uint32_t last_n_phases;
+static int last_n_cores;          /* cores of the last recorded fork */
 
 #define EVT_SW (1u << PULP_EVT_SW0)
 #define EVT_BARRIER (1u << PULP_EVT_BARRIER)
@@ -82,7 +84,7 @@ void plat_team_barrier(void)
     s = &pulp_cores[pulp_cluster_core()];
     now = pulp_mcycle();
     barrier_wait(s, n);
-    phase_done(s, now);
+    if (job.record) phase_done(s, now);
 }
 
 void pulp_cluster_loop(int core)
@@ -99,18 +101,21 @@ void pulp_cluster_loop(int core)
     }
     for (;;) {
         int n;
-        uint32_t now;
+        uint32_t now, rec;
         PULP_REG32(PULP_EU_MASK) = EVT_SW;
         eu_sleep(s, (volatile uint32_t *)(uintptr_t)PULP_EU_EVENT_WAIT_CLEAR);
         PULP_REG32(PULP_EU_MASK) = EVT_BARRIER;
         n = job.n;
-        s->n_phases = 0;
-        s->phase_start = s->awake_since;
-        if (core == 0) job.start = s->awake_since;
+        rec = job.record;
+        if (rec) {
+            s->n_phases = 0;
+            s->phase_start = s->awake_since;
+            if (core == 0) job.start = s->awake_since;
+        }
         if (core < n) job.fn(job.arg);
         now = pulp_mcycle();
         barrier_wait(s, PULP_CLUSTER_CORES);        /* join */
-        if (core < n) phase_done(s, now);
+        if (core < n && rec) phase_done(s, now);
         if (core == 0) job.done = job.done + 1u;
     }
 }
@@ -125,7 +130,7 @@ void pulp_cluster_boot(void)
         ;
 }
 
-void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
+static void team_fork(int n, void (*fn)(void *arg), void *arg, uint32_t record)
 {
     uint32_t done;
     if (n < 1) n = 1;
@@ -137,12 +142,20 @@ void plat_team_fork(int n, void (*fn)(void *arg), void *arg)
     job.fn = fn;
     job.arg = arg;
     job.n = n;
+    job.record = record;
     done = job.done;
     PULP_REG32(PULP_EU_SW_EVENT_TRIGGER(PULP_EVT_SW0)) = (1u << PULP_CLUSTER_CORES) - 1u;
     while (job.done == done)
         ;
-    last_n_phases = pulp_cores[0].n_phases;
+    if (record) {
+        last_n_phases = pulp_cores[0].n_phases;
+        last_n_cores = n;
+    }
 }
+
+void plat_team_fork(int n, void (*fn)(void *arg), void *arg) { team_fork(n, fn, arg, 1u); }
+
+void pulp_team_fork_unrecorded(int n, void (*fn)(void *arg), void *arg) { team_fork(n, fn, arg, 0u); }
 
 uint64_t pulp_core_busy(int core) { return core >= 0 && core < PULP_CLUSTER_CORES ? pulp_cores[core].busy : 0; }
 
@@ -152,7 +165,7 @@ int pulp_phases(uint32_t *total, uint32_t *busiest, int max)
     uint32_t from = job.start;
     for (int k = 0; k < n; k++) {
         uint32_t most = 0;
-        for (int c = 0; c < job.n; c++)
+        for (int c = 0; c < last_n_cores; c++)
             if (k < (int)pulp_cores[c].n_phases && pulp_cores[c].worked[k] > most) most = pulp_cores[c].worked[k];
         total[k] = pulp_cores[0].end[k] - from;
         busiest[k] = most;

@@ -298,6 +298,11 @@ int main(void)
             records = hdr[4];
         } else if (hdr[2] == BATCH_NET || hdr[2] == BATCH_CHAIN) {
             rc = rnnse_net_init(&net, &rnnse_model, (int)hdr[3]);
+            if (rc == 0) {   /* the signal chain runs on the cluster in the network's tiles */
+                size_t bytes;
+                void *l1 = rnnse_net_scratch(&net, &bytes);
+                pulp_dsp_set_scratch(l1, bytes, (int)hdr[3]);
+            }
             if (rc == 0) rc = write_all(out, sizeof out);
             if (rc == 0) rc = hdr[2] == BATCH_NET ? run_net(hdr[4]) : run_chain(hdr[4]);
             records = hdr[4];

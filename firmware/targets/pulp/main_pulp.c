@@ -1,5 +1,6 @@
 /* Application entry on the pulp-open target (GVSoC): the streaming protocol over the proxy mailbox
- * (firmware/platform/pulp/mailbox.h); the FC runs the protocol and the DSP, the cluster the network. */
+ * (firmware/platform/pulp/mailbox.h); the FC runs the protocol, the cluster the signal chain
+ * (firmware/platform/pulp/dsp_cluster.c) and the network. */
 #include "app.h"
 #include "app_net.h"
 #include "mailbox.h"
@@ -45,6 +46,13 @@ int main(void)
         app_send_error(&app, PROTO_SEQ_NONE, PROTO_E_NET, 0, app_net_strerror(rc));
         pulp_mailbox_flush();
         return 3;
+    }
+    {   /* the signal chain runs on the cluster in the L1 the network leaves free between steps,
+         * or (no network) in an area of its own */
+        size_t bytes;
+        void *l1 = app_net_scratch(&bytes);
+        if (!l1) l1 = plat_l1_alloc(bytes = PULP_DSP_SCRATCH_BYTES);
+        pulp_dsp_set_scratch(l1, l1 ? bytes : 0, cores);
     }
     app_serve(&app);
     pulp_mailbox_flush();

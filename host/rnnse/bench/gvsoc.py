@@ -11,9 +11,9 @@ simulated (GVSoC: $RNNSE_GVSOC or ``gvsoc`` on PATH, docs/gvsoc.md):
   the DMA floor (weight bytes / 8 bytes per cycle), streamed / floor, the share of the DMA time
   hidden behind compute ((compute + dma - streamed) / dma) and the 8-core scaling of compute;
 * per frame, on 8 cores (fewer where the weight tiles of a layer do not fit L1 twice per core,
-  FP16 LSTM-256: 4 kB records): DSP (FC) + network cycles per hop of the whole chain, from 24 hops of
-  speech-like audio (the first 8, which warm the caches, are left out), against the frame's DMA
-  floor (all weight bytes / 8).
+  FP16 LSTM-256: 4 kB records): signal chain (DSP) + network cycles per hop, both on the cluster,
+  from 24 hops of speech-like audio (the first 8, which warm the caches, are left out), against
+  the frame's DMA floor (all weight bytes / 8).
 
 The `fp16` LSTM-256 and GRU-256 models (2.5 and 2.0 MB) do not fit pulp-open's 1.6 MB of L2: their
 layers are measured on the same model with its second recurrent layer removed (every layer the
@@ -196,7 +196,7 @@ def tables(results: list) -> list:
                          f"{_fmt(r.get('mac_per_cycle_l1'), '{:.2f}'):>8s} "
                          f"{_fmt(r.get('dma_hidden'), '{:.0%}'):>6s} {_fmt(r.get('scaling_l1'), '{:.2f}'):>6s}")
     lines.append("")
-    lines.append("per frame (DSP on the fabric controller + network on the cluster; * estimated):")
+    lines.append("per frame (signal chain and network on the cluster; * estimated):")
     lines.append(f"{'model':8s} {'scheme':7s} {'cores':>5s} {'total':>9s} {'dsp':>9s} {'network':>9s} "
                  f"{'DMA floor':>9s} {'net/floor':>9s}")
     for res in results:
@@ -279,7 +279,8 @@ def main(argv=None) -> int:
     doc = {"benchmark": "gvsoc", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "simulator": {"target": G.TARGET, "commits": G.gvsoc_commits(),
                          "notes": "cycles of GVSoC's pulp-open model: FC + 8-core cluster, 64 kB L1, 1.6 MB L2, "
-                                  "cluster DMA about 8 B/cycle; every FP and SIMD instruction 1 cycle"},
+                                  "cluster DMA about 8 B/cycle; FP and SIMD instructions 1 cycle, each FPU "
+                                  "shared by two cores, one divide/sqrt unit (14 cycles) for the cluster"},
            "dma_bytes_per_cycle": DMA_BYTES_PER_CYCLE, "results": results, "int8_over_fp16": speedups(results),
            "table": lines}
     d = os.path.dirname(args.output)

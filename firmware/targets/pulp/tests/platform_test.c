@@ -8,6 +8,13 @@
  *               the FP16 ones against the portable order within the FP32 summation bound
  *   fdot        the FP16 dot products bit for bit against the pairwise reference (rnnse_fdot2)
  *   activations FPU sigmoid/tanh against the portable operation sequence, bit for bit
+ *   fixed       the INT8 kernels' integer primitives (rnnse_scalar.h, Xpulp building blocks) on a
+ *               cluster core against the 64-bit requant and plain C, on corners and random inputs
+ *   fpscalar    the FP32 / FP16 scalar steps of rnnse_scalar.h (FPU forms) against the portable
+ *               C: every FP16 value converted to FP32, a sweep of FP32 values to FP16 (saturating),
+ *               rounding to integers, ReLU and clamps, bit for bit
+ *   dsp         the signal chain on the cluster (dsp_cluster.c, 8 and 3 cores) against the portable
+ *               chain on the FC, bit for bit: magnitudes, spectra, history, output, overlap-add
  * Measurements: fork+join cycles, barrier cycles, DMA bytes/cycle (8 cores, 4 kB each x 2).
  */
 #include <math.h>
@@ -16,6 +23,8 @@
 #include "platform.h"
 #include "pulp.h"
 #include "pulp_internal.h"
+#include "dsp.h"
+#include "rnnse_scalar.h"
 #include "rnnse_harness.h"
 #include "rnnse_simd.h"
 
@@ -194,6 +203,162 @@ static void check_float(void)
     check("float", bad == 0, "FPU results differ from IEEE 754");
 }
 
+/* ---- integer primitives of the INT8 kernels, on a cluster core ------------------------------ */
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s ^ (*s >> 15);
+}
+
+static int32_t wide_pair_sat16(int32_t a, int32_t ma, int sa, int32_t b, int32_t mb, int sb)
+{
+    int64_t v = (int64_t)rnnse_requant_wide(a, ma, sa) + rnnse_requant_wide(b, mb, sb);
+    return v < -32768 ? -32768 : (v > 32767 ? 32767 : (int32_t)v);
+}
+
+static void fixed_team(void *arg)
+{
+    static const int32_t accs[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -65536, -129, -1, 0, 1, 127,
+                                   65535, 1 << 30, INT32_MAX - 1, INT32_MAX};
+    static const int32_t mults[] = {0, 1, 3, (1 << 30) - 1, 1 << 30, INT32_MAX - 1, INT32_MAX};
+    int *bad = (int *)arg, s, i, k;
+    uint32_t seed = 4242u;
+    if (plat_core_id() != 0) return;
+    for (s = 1; s <= 62; s++)
+        for (i = 0; i < 13 + 40; i++)
+            for (k = 0; k < 7 + 8; k++) {
+                int32_t a = i < 13 ? accs[i] : (int32_t)lcg(&seed) >> (lcg(&seed) & 15u);
+                int32_t m = k < 7 ? mults[k] : (int32_t)(lcg(&seed) & 0x7FFFFFFFu);
+                int32_t b = (int32_t)lcg(&seed) >> (lcg(&seed) & 31u), mb = (int32_t)(lcg(&seed) & 0x7FFFFFFFu);
+                int sb = 1 + (int)(lcg(&seed) % 62u), kk = 33 - s;
+                int32_t w = rnnse_requant_wide(a, m, s);
+                *bad += rnnse_requant(a, m, s) != w;
+                if (s >= 32) *bad += rnnse_requant_ge32(a, m, s) != w;
+                if (s <= 32) *bad += rnnse_requant_le32(a, m, s) != w;
+                if (kk >= 0 && kk <= 31 && (a >> (31 - kk)) == 0 - (a < 0)) *bad += rnnse_requant_small(a, m, kk) != w;
+                *bad += rnnse_requant2_sat16(a, m, s, b, mb, sb) != wide_pair_sat16(a, m, s, b, mb, sb);
+                if (s >= 32 && sb >= 32)
+                    *bad += rnnse_requant2_sat16_ge32(a, m, s, b, mb, sb) != wide_pair_sat16(a, m, s, b, mb, sb);
+                if (s >= 33 && sb >= 33)
+                    *bad += rnnse_requant2_sat16_gt32(a, m, s, b, mb, sb) != wide_pair_sat16(a, m, s, b, mb, sb);
+            }
+    for (i = 0; i < 4000; i++) {   /* building blocks against plain C */
+        int32_t a = (int32_t)(int16_t)lcg(&seed), b = (int32_t)(int16_t)lcg(&seed), x = (int32_t)lcg(&seed);
+        int t = 1 + (int)(lcg(&seed) % 31u);
+        if (i < 4) a = b = i < 2 ? -32768 : 32767;
+        if ((a == -32768 && b == -32768)) b = -32767;   /* |a b| < 2^30 */
+        *bad += rnnse_fx_mul_rshr15(a, b) != ((a * b + (1 << 14)) >> 15);
+        *bad += rnnse_fx_mul_rshr23(a, b) != ((a * b + (1 << 22)) >> 23);
+        *bad += rnnse_fx_clip8(x >> (i & 31)) != rnnse_clamp(x >> (i & 31), -128, 127);
+        *bad += rnnse_fx_clip15(x >> (i & 31)) != rnnse_clamp(x >> (i & 31), -16384, 16383);
+        *bad += rnnse_fx_clip16(x >> (i & 31)) != rnnse_clamp(x >> (i & 31), -32768, 32767);
+        *bad += rnnse_fx_clipu8(x >> (i & 31)) != rnnse_clamp(x >> (i & 31), 0, 127);
+        x >>= 1;   /* no overflow of x + 2^(t-1) */
+        *bad += rnnse_fx_rshr(x, t) != (int32_t)(((int64_t)x + (1 << (t - 1))) >> t);
+        *bad += rnnse_fx_mulh(x, a << 8) != (int32_t)(((int64_t)x * (a << 8)) >> 32);
+        {
+            uint32_t u = lcg(&seed);
+            *bad += rnnse_fx_mulhsu(x, u) != (int32_t)(((int64_t)x * (int64_t)u) >> 32);
+        }
+    }
+}
+
+static void check_fixed(void)
+{
+    int bad = 0;
+    plat_team_fork(1, fixed_team, &bad);
+    check("fixed", bad == 0, "integer primitives differ from the 64-bit requant or plain C");
+}
+
+/* ---- FP32 / FP16 scalar steps on a cluster core against the portable C ------------------------ */
+static float fp_sweep(uint32_t *seed, int i)
+{
+    static const float edge[] = {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -2.5f, 65504.0f, 65519.0f, 65520.0f, 65536.0f,
+                                 -65520.0f, 1e30f, -1e30f, 5.9604645e-8f, 2.9802322e-8f, 8.940697e-8f,
+                                 6.1035156e-5f, 6.0975552e-5f, 127.5f, -128.5f, 2147483520.0f, -2147483648.0f};
+    uint32_t u;
+    if (i < (int)(sizeof edge / sizeof edge[0])) return edge[i];
+    u = lcg(seed);
+    /* exponents from subnormal-half range to beyond FP16's, full mantissas */
+    u = (u & 0x807FFFFFu) | ((uint32_t)(96 + (lcg(seed) % 64u)) << 23);
+    return fbits(u);
+}
+
+static void fpscalar_team(void *arg)
+{
+    int *bad = (int *)arg, i;
+    uint32_t seed = 2024u;
+    if (plat_core_id() != 0) return;
+    for (i = 0; i < 65536; i++) {
+        rnnse_f16_t h = (rnnse_f16_t)i;
+        if ((i & 0x7C00) == 0x7C00 && (i & 0x3FF)) continue;   /* NaN: inputs are finite */
+        *bad += bitsf(rnnse_fp_f16_to_f32(h)) != bitsf(rnnse_f16_to_f32(h));
+    }
+    for (i = 0; i < 20000; i++) {
+        float v = fp_sweep(&seed, i), c = v > 65504.0f ? 65504.0f : (v < -65504.0f ? -65504.0f : v);
+        float t = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
+        *bad += rnnse_fp_f16_sat(v) != rnnse_f32_to_f16(c);
+        *bad += bitsf(rnnse_fp_relu(v)) != bitsf(v > 0.0f ? v : 0.0f);
+        *bad += bitsf(rnnse_fp_clamp(v, -128.0f, 127.0f)) != bitsf(t);
+        *bad += rnnse_fp_lrint(t) != (int32_t)lrintf(t);
+        {
+            int32_t q = (int32_t)lcg(&seed) >> (i & 31);
+            *bad += bitsf(rnnse_fp_from_int(q)) != bitsf((float)q);
+        }
+        *bad += bitsf(rnnse_fp_mul(v, 0.37f)) != bitsf(v * 0.37f);
+    }
+}
+
+static void check_fpscalar(void)
+{
+    int bad = 0;
+    plat_team_fork(1, fpscalar_team, &bad);
+    check("fpscalar", bad == 0, "FP32/FP16 scalar steps differ from the portable C");
+}
+
+/* ---- the signal chain on the cluster against the portable chain on the FC ------------------- */
+static dsp_chain_t chain_c, chain_p;
+static int16_t dsp_hop[DSP_HOP], out_c[DSP_HOP], out_p[DSP_HOP];
+static float mag_c[DSP_NBINS], mag_p[DSP_NBINS], dsp_mask[DSP_NBINS];
+
+static int differ(const void *a, const void *b, size_t n) { return memcmp(a, b, n) != 0; }
+
+static void check_dsp(void)
+{
+    uint32_t seed = 99u;
+    int bad = 0, cores, t, i;
+    void *l1;
+    plat_l1_reset();
+    l1 = plat_l1_alloc(PULP_DSP_SCRATCH_BYTES);
+    if (!l1) {
+        check("dsp", 0, "L1 arena too small");
+        return;
+    }
+    for (cores = 8; cores >= 3; cores -= 5) {
+        dsp_chain_reset(&chain_c);
+        dsp_chain_reset(&chain_p);
+        for (t = 0; t < 8; t++) {
+            int shift = t == 3 ? 0 : 2 + (int)(lcg(&seed) % 12u);   /* hop 3 at full scale */
+            for (i = 0; i < DSP_HOP; i++) dsp_hop[i] = (int16_t)((int32_t)(int16_t)lcg(&seed) >> shift);
+            if (t == 5) memset(dsp_hop, 0, sizeof dsp_hop);
+            for (i = 0; i < DSP_NBINS; i++) dsp_mask[i] = (float)(lcg(&seed) % 1300u) * (1.0f / 1000.0f);
+            pulp_dsp_set_scratch(l1, PULP_DSP_SCRATCH_BYTES, cores);
+            dsp_analyze(&chain_c, dsp_hop, mag_c);
+            pulp_dsp_set_scratch(NULL, 0, 0);
+            dsp_analyze(&chain_p, dsp_hop, mag_p);
+            bad += differ(mag_c, mag_p, sizeof mag_c) + differ(chain_c.spec, chain_p.spec, sizeof chain_c.spec) +
+                   differ(chain_c.in, chain_p.in, sizeof chain_c.in);
+            pulp_dsp_set_scratch(l1, PULP_DSP_SCRATCH_BYTES, cores);
+            dsp_synthesize(&chain_c, dsp_mask, out_c);
+            pulp_dsp_set_scratch(NULL, 0, 0);
+            dsp_synthesize(&chain_p, dsp_mask, out_p);
+            bad += differ(out_c, out_p, sizeof out_c) + differ(chain_c.ola, chain_p.ola, sizeof chain_c.ola);
+        }
+    }
+    check("dsp", bad == 0, "the cluster chain differs from the portable one");
+    plat_l1_reset();
+}
+
 /* ---- Xpulp dot products against the portable primitives ------------------------------------ */
 #ifdef RNNSE_SIMD_USE_XPULP
 static int8_t w8[4][260] __attribute__((aligned(4)));
@@ -344,6 +509,9 @@ int main(void)
     check_simd();
     measure_dots();
 #endif
+    check_fixed();
+    check_fpscalar();
+    check_dsp();
     pulp_printf("stack peak core 0: %u bytes\n", (unsigned)pulp_stack_peak(0));
     pulp_printf("failures: %d\n", failures);
     return failures;
