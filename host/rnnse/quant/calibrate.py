@@ -15,7 +15,7 @@ import numpy as np
 from ..config import SAMPLE_RATE
 from ..stft import stft
 
-METHODS = ("minmax", "percentile", "mse", "meanstd")
+METHODS = ("minmax", "percentile", "mse", "meanstd", "tanh")
 _MAX_SAMPLES = 200_000   # values per tensor used by the percentile/MSE searches
 
 
@@ -157,6 +157,19 @@ def choose_clip(values, method: str = "minmax", n_levels: int = 127, percentile:
             clip = vmax * frac
             s = clip / n_levels
             err = np.mean((np.minimum(np.rint(a / s), n_levels) * s - a) ** 2)
+            if err < best_err:
+                best, best_err = clip, err
+        return float(best)
+    if method == "tanh":
+        # an LSTM cell state is only seen through tanh(c) (and carried on through the cell update):
+        # the range that minimises the squared error of tanh of the quantized state. Values beyond
+        # a few units all give tanh = +-1, so a state that integrates without bound (units used as
+        # counters) does not stretch the quantization step of the units that carry information.
+        ref = np.tanh(a)
+        best, best_err = vmax, np.inf
+        for clip in np.geomspace(min(vmax, 0.5), vmax, 60):
+            s = clip / n_levels
+            err = np.mean((np.tanh(np.minimum(np.rint(a / s), n_levels) * s) - ref) ** 2)
             if err < best_err:
                 best, best_err = clip, err
         return float(best)

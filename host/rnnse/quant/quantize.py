@@ -12,8 +12,10 @@ Choices:
   method        activation range estimator (minmax, percentile, mse, meanstd) of the int8
                 activations: the first recurrent layer's input and the int8 FC outputs
   in_method     the same for the network input of the all-int8 schemes (None: ``method``)
-  c_method      the same for an int8 cell state (None: ``method``)
-  c_headroom    int16 cell state: scale = c_headroom * max |c| / 32767
+  c_method      the same for the LSTM cell state (None: ``method`` for an int8 state, max |c| times
+                c_headroom for an int16 one); "tanh" picks the range that minimises the error of
+                tanh(c)
+  c_headroom    int16 cell state without c_method: scale = c_headroom * max |c| / 32767
   bias_corr     fold the mean weight-quantization error (W_q - W) E[x] of every int8 layer into
                 its bias (E[x]: per-feature means of the layer's inputs in calibration)
 """
@@ -40,7 +42,7 @@ SCHEME_OPTIONS = {
                    table_mode="linear", method="mse", bias_corr=True),
 }
 DEFAULTS = dict(fc_w="tensor", rnn_w="gate", w_clip="max", c_bits=8, table_mode="nearest",
-                method="minmax", in_method=None, c_method=None, c_headroom=2.0, percentile=99.99,
+                method="minmax", in_method=None, c_method="tanh", c_headroom=2.0, percentile=99.99,
                 bias_corr=False)
 WEIGHT_GRANULARITIES = ("tensor", "gate", "row")
 WEIGHT_CLIPS = ("max", "mse")
@@ -256,9 +258,10 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
 
     def c_scale(li):
         name = f"rnn{li}.c"
-        if opts["c_bits"] == 16:
-            return opts["c_headroom"] * clip(name, "minmax", 32767) / 32767
-        return clip(name, opts["c_method"]) / 127
+        levels = 32767 if opts["c_bits"] == 16 else 127
+        if opts["c_bits"] == 16 and opts["c_method"] is None:
+            return opts["c_headroom"] * clip(name, "minmax", levels) / levels
+        return clip(name, opts["c_method"], levels) / levels
 
     s_h = 2.0 ** -H_FRAC
     rnn_layers = []
