@@ -48,3 +48,39 @@ def test_tanh_range_ignores_counter_like_cell_states():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown calibration method"):
         calibrate.choose_clip(np.ones(4), "median")
+
+
+def test_equalisation_keeps_the_float_network_and_evens_out_the_input_ranges():
+    import dataclasses
+    import torch
+    from rnnse.models import SEModel
+    from rnnse.quant.quantize import equalize_rnn_input
+
+    torch.manual_seed(0)
+    model = SEModel(cell="lstm", hidden=32, fc_in=24, fc_out=16).eval()
+    with torch.no_grad():                       # features of very different ranges
+        model.fc_in.weight.mul_(torch.logspace(-2, 1, 24)[:, None])
+    rng = np.random.default_rng(3)
+    mags = [np.abs(rng.standard_normal((40, 257))) * rng.uniform(0.1, 3.0, 257) for _ in range(3)]
+    rec = calibrate.record_ranges(model, mags)
+    P = calibrate.float_params(model)
+    P2, rec2, gains = equalize_rnn_input(P, rec)
+    assert gains.min() >= 1 / 64 and gains.max() <= 64 and gains.max() / gains.min() > 10
+    config = dataclasses.asdict(model.config)
+    for m in mags:                              # the float function is unchanged
+        np.testing.assert_allclose(calibrate.stream_float(P2, config, m),
+                                   calibrate.stream_float(P, config, m), rtol=1e-9, atol=1e-12)
+    eq = SEModel(config=model.config).double()  # calibration rescaled as if made on the new model
+    eq.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in P2.items()})
+    rec_eq = calibrate.record_ranges(eq, mags)
+    x_new = rec_eq.values["rnn0.x"].reshape(-1, 24)
+    np.testing.assert_allclose(rec2.values["rnn0.x"].reshape(-1, 24), x_new, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rec2.means["rnn0.x"], rec_eq.means["rnn0.x"], rtol=1e-5, atol=1e-6)
+    # each feature's range times its column's range is kept, and the ranges move closer together
+    r0, r1 = np.abs(rec["rnn0.x"].reshape(-1, 24)).max(0), np.abs(x_new).max(0)
+    w0 = np.abs(P["rnns.0.weight_ih_l0"]).max(0)
+    w1 = np.abs(P2["rnns.0.weight_ih_l0"]).max(0)
+    np.testing.assert_allclose(r0 * w0, r1 * w1, rtol=1e-5)
+    live = r0 > 0
+    spread = lambda v: v[live].max() / v[live].min()  # noqa: E731
+    assert spread(r1) < spread(r0) / 10

@@ -24,12 +24,14 @@ from .qmodel import SCHEMES
 DEFAULT_VARIANTS = [
     "fp16",
     # the paper's mixed scheme, then each of our choices alone, then together
-    "mixed", "mixed:rnn_w=row", "mixed:c_bits=16", "mixed:table_mode=linear", "mixed:method=mse",
-    "mixed:method=percentile", "mixed:bias_corr=true", "mixed:w_clip=mse", "mixed+",
+    "mixed:c_method=minmax", "mixed", "mixed:rnn_w=row", "mixed:c_bits=16", "mixed:table_mode=linear",
+    "mixed:method=mse",
+    "mixed:method=percentile", "mixed:bias_corr=true", "mixed:w_clip=mse", "mixed:equalize=true",
+    "mixed+:equalize=false", "mixed+",
     # the uniform int8 baseline, then the same
-    "int8", "int8:rnn_w=row,fc_w=row", "int8:c_bits=16", "int8:table_mode=linear",
+    "int8:c_method=minmax", "int8", "int8:rnn_w=row,fc_w=row", "int8:c_bits=16", "int8:table_mode=linear",
     "int8:method=mse", "int8:in_method=percentile", "int8:in_method=mse", "int8:bias_corr=true",
-    "int8+",
+    "int8:equalize=true", "int8+:equalize=false", "int8+",
 ]
 
 

@@ -16,6 +16,11 @@ Choices:
                 c_headroom for an int16 one); "tanh" picks the range that minimises the error of
                 tanh(c)
   c_headroom    int16 cell state without c_method: scale = c_headroom * max |c| / 32767
+  equalize      rescale each input feature of the first recurrent layer (fc_in's output row and
+                bias times a_j, the recurrent layer's input weight column divided by a_j: the float
+                function is unchanged, ReLU being positively homogeneous) so that the feature's
+                calibrated range and its weight column's range meet at their geometric mean; then
+                one int8 scale serves every feature of x (a cross-layer equalisation)
   bias_corr     fold the mean weight-quantization error (W_q - W) E[x] of every int8 layer into
                 its bias (E[x]: per-feature means of the layer's inputs in calibration)
 """
@@ -35,15 +40,15 @@ SCHEME_OPTIONS = {
     "mixed":  dict(fc_prec="fp16", rnn_prec="int8", rnn_w="gate", c_bits=8, table_mode="nearest",
                    method="minmax"),
     "mixed+": dict(fc_prec="fp16", rnn_prec="int8", rnn_w="row", c_bits=16, table_mode="linear",
-                   method="mse", bias_corr=True),
+                   method="mse", bias_corr=True, equalize=True),
     "int8":   dict(fc_prec="int8", rnn_prec="int8", fc_w="tensor", rnn_w="gate", c_bits=8,
                    table_mode="nearest", method="minmax"),
     "int8+":  dict(fc_prec="int8", rnn_prec="int8", fc_w="row", rnn_w="row", c_bits=16,
-                   table_mode="linear", method="mse", bias_corr=True),
+                   table_mode="linear", method="mse", bias_corr=True, equalize=True),
 }
 DEFAULTS = dict(fc_w="tensor", rnn_w="gate", w_clip="max", c_bits=8, table_mode="nearest",
                 method="minmax", in_method=None, c_method="tanh", c_headroom=2.0, percentile=99.99,
-                bias_corr=False)
+                bias_corr=False, equalize=False)
 WEIGHT_GRANULARITIES = ("tensor", "gate", "row")
 WEIGHT_CLIPS = ("max", "mse")
 
@@ -73,8 +78,9 @@ def scheme_options(scheme: str, **overrides) -> dict:
             raise ValueError(f"{k} must be one of {', '.join(WEIGHT_GRANULARITIES)}, got {opts[k]!r}")
     if opts["w_clip"] not in WEIGHT_CLIPS:
         raise ValueError(f"w_clip must be one of {', '.join(WEIGHT_CLIPS)}, got {opts['w_clip']!r}")
-    if not (isinstance(opts["bias_corr"], bool)):
-        raise ValueError(f"bias_corr must be true or false, got {opts['bias_corr']!r}")
+    for k in ("bias_corr", "equalize"):
+        if not isinstance(opts[k], bool):
+            raise ValueError(f"{k} must be true or false, got {opts[k]!r}")
     if not 1.0 <= float(opts["c_headroom"]) <= 64.0:
         raise ValueError(f"c_headroom must be in [1, 64], got {opts['c_headroom']}")
     if not 50.0 <= float(opts["percentile"]) <= 100.0:
@@ -199,6 +205,38 @@ def _rnn_int8(name, cell, P, pre, H, s_x, s_c, opts, x_mean=None, h_mean=None):
 
 # ---------------------------------------------------------------------------------------------
 
+def equalize_rnn_input(P: dict, rec, max_gain: float = 64.0):
+    """Cross-layer equalisation of the first recurrent layer's input (the ``equalize`` option).
+
+    x_j = relu(fc_in row j) feeds column j of rnn0's input weights. With a_j > 0, scaling fc_in's
+    row j and bias j by a_j and column j of W_ih by 1/a_j leaves the float network unchanged.
+    a_j = sqrt(w_j / r_j) (r_j: the calibrated max of x_j, w_j: max |W_ih[:, j]|, normalised to
+    a geometric mean of 1, limited to [1/max_gain, max_gain]) makes both ranges sqrt(r_j w_j), so
+    neither a feature of small range nor a column of small weights is left with few levels.
+    Returns (new params, calibration with x rescaled, gains)."""
+    w_ih = P["rnns.0.weight_ih_l0"].astype(np.float64)
+    F = w_ih.shape[1]
+    x = np.abs(np.asarray(rec.values["rnn0.x"], dtype=np.float64)).reshape(-1, F)
+    r, w = x.max(axis=0), np.abs(w_ih).max(axis=0)
+    ok = (r > 0) & (w > 0)
+    a = np.ones(F)
+    a[ok] = np.sqrt(w[ok] / r[ok])
+    if ok.any():
+        a[ok] /= np.exp(np.mean(np.log(a[ok])))
+    a = np.clip(a, 1.0 / max_gain, max_gain)
+    P = dict(P)
+    P["fc_in.weight"] = P["fc_in.weight"].astype(np.float64) * a[:, None]
+    P["fc_in.bias"] = P["fc_in.bias"].astype(np.float64) * a
+    P["rnns.0.weight_ih_l0"] = w_ih / a[None, :]
+    values, means = dict(rec.values), dict(rec.means)
+    for k in ("rnn0.x", "fc_in"):
+        if k in values:
+            values[k] = (np.asarray(values[k]).reshape(-1, F) * a).astype(np.float32).ravel()
+        if k in means:
+            means[k] = means[k] * a
+    return P, dataclasses.replace(rec, values=values, means=means), a
+
+
 def check_finite(model) -> None:
     for k, v in model.state_dict().items():
         if not bool(np.all(np.isfinite(v.detach().cpu().numpy()))):
@@ -245,6 +283,9 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
     if calibration is None:
         calibration = calibrate_model(model, calib_clips, n_calib, calib_mags)
     rec = calibration
+    if opts["equalize"]:
+        P, rec, gains = equalize_rnn_input(P, rec)
+        info["equalize_gain_range"] = [float(gains.min()), float(gains.max())]
 
     def clip(name, m=None, n_levels=127):
         return calibrate.choose_clip(rec[name], m or opts["method"], n_levels, opts["percentile"])
