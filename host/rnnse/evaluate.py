@@ -176,8 +176,9 @@ def merge_eval_json(path: str, test_set: str, scheme: str, result: dict, extra: 
 # ---------------------------------------------------------------------------------------------
 # spectrogram figure
 
-def plot_spectrograms(path: str, signals: dict, title: str = "") -> None:
-    """Stacked log-magnitude spectrograms (e.g. noisy / enhanced / clean) saved as PNG."""
+def plot_spectrograms(path: str, signals: dict, title: str = "", seconds: float | None = 4.0) -> None:
+    """Stacked log-magnitude spectrograms (e.g. noisy / enhanced / clean) saved as PNG; of the
+    first ``seconds`` of each signal (None: all of it), so that the harmonics stay readable."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,6 +188,8 @@ def plot_spectrograms(path: str, signals: dict, title: str = "") -> None:
 
     fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.3 * len(signals)), sharex=True)
     for ax, (name, x) in zip(np.atleast_1d(axes), signals.items()):
+        if seconds is not None:
+            x = np.asarray(x)[:int(seconds * SAMPLE_RATE)]
         db = 20 * np.log10(np.abs(stft(x)).T + 1e-4)
         t_end = len(x) / SAMPLE_RATE
         im = ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
@@ -224,7 +227,8 @@ def cmd_eval(args) -> int:
             png = os.path.join(model_dir, f"spectrogram_{name}.png")
             plot_spectrograms(png, {f"noisy ({it.name})": it.noisy,
                                     f"enhanced ({args.scheme})": enhance(it.noisy), "clean": it.clean},
-                              title=f"{os.path.basename(os.path.normpath(model_dir))}: {name} test clip")
+                              title=f"{os.path.basename(os.path.normpath(model_dir))}: {name} test clip",
+                              seconds=args.plot_seconds or None)
             print(f"wrote {png}")
     if args.json:
         with open(args.json, "w") as f:
@@ -271,6 +275,8 @@ def register(sub) -> None:
     p.add_argument("--plot", action="store_true", help="write spectrogram_<set>.png next to the model")
     p.add_argument("--plot-set", default="real")
     p.add_argument("--plot-index", type=int, default=0)
+    p.add_argument("--plot-seconds", type=float, default=4.0,
+                   help="seconds of the clip shown (0: all; default 4)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=lambda a: cmd_eval(_default_sets(a)))
 
