@@ -102,10 +102,11 @@ def _load_qmodel(d: str, scheme: str, model, requantize: bool = False):
 
 
 def _weights_differ(model, q) -> float:
-    """Largest difference between the quantized model's first FC weights (dequantized) and the
-    float model's, relative to the largest float weight: ~1e-3 when q was made from this model."""
-    lay = q.layer("fc_in")
-    w = model.fc_in.weight.detach().numpy().astype(np.float64)
+    """Largest difference between the quantized model's last FC weights (dequantized) and the
+    float model's, relative to the largest float weight: ~1e-3 when q was made from this model.
+    (The last layer, because calibration may rescale the first one: the ``equalize`` option.)"""
+    lay = q.layer("fc_out")
+    w = model.fc_out.weight.detach().numpy().astype(np.float64)
     wq = lay.w.astype(np.float64)
     if lay.prec == "int8":
         if "w_scale" not in lay.arrays:
