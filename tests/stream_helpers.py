@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from rnnse.audio import speech_like_pcm16
 from rnnse.config import LATENCY
 from rnnse.stream import protocol as P
 from rnnse.stream import reference as R
@@ -17,14 +18,7 @@ AUDIO_HOP = 214                     # bytes of a one-hop AUDIO frame
 SHIPPED = [os.path.join(ROOT, "models", m, "quant-mixed.npz") for m in ("lstm256", "gru256")]
 
 
-def speech_like(n, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16000.0
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
-    x = sum(np.sin(k * phase) / k * np.exp(-((k * f0 - 700) / 400) ** 2 * 0.5) for k in range(1, 30))
-    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.3 * rng.standard_normal(n)
-    return np.clip(x / np.abs(x).max() * 12000, -32768, 32767).astype(np.int16)
+speech_like = speech_like_pcm16
 
 
 def padded(pcm):

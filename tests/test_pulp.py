@@ -20,6 +20,7 @@ import os
 import numpy as np
 import pytest
 
+from rnnse.audio import speech_like_pcm16
 from rnnse.config import LATENCY
 from rnnse.stream import gvsoc as G
 from rnnse.stream import reference as R
@@ -32,14 +33,7 @@ MASK_MAX, MASK_MEAN = 2e-3, 2e-4         # docs/numerics.md, end-to-end toleranc
 OUT_BOUND = 0.5 + 1.0 / 16               # LSB, on-device chain vs StreamingChain with the same masks
 
 
-def speech_like(n, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16000.0
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
-    x = sum(np.sin(k * phase) / k * np.exp(-((k * f0 - 700) / 400) ** 2 * 0.5) for k in range(1, 30))
-    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.3 * rng.standard_normal(n)
-    return np.clip(x / np.abs(x).max() * 12000, -32768, 32767).astype(np.int16)
+speech_like = speech_like_pcm16
 
 
 def magnitudes(pcm):

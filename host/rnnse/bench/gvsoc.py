@@ -33,6 +33,8 @@ import tempfile
 
 import numpy as np
 
+from ..audio import speech_like_pcm16
+
 KIND = {1: "fc", 2: "lstm", 3: "gru"}
 PREC = {2: "fp16", 3: "int8"}
 DMA_BYTES_PER_CYCLE = 8.0
@@ -49,14 +51,6 @@ def _macs(r: dict) -> int:
     return r["n_out"] * gates * (k4 + h4)
 
 
-def _speech(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16000.0
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000.0
-    x = sum(np.sin(k * phase) / k * np.exp(-((k * f0 - 700) / 400) ** 2 * 0.5) for k in range(1, 30))
-    x = x * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2) + 0.3 * rng.standard_normal(n)
-    return np.clip(x / np.abs(x).max() * 12000, -32768, 32767).astype(np.int16)
 
 
 def _build(qpath: str):
@@ -120,7 +114,7 @@ def _layer_rows(recs: list, model: str, scheme: str) -> list:
 def _frame(batch_elf: str, cores: int, weight_bytes: int, timeout: float) -> dict:
     from ..stream import gvsoc as G
 
-    pcm = _speech(HOPS * 100, 3)
+    pcm = speech_like_pcm16(HOPS * 100, 3)
     while True:     # the most cores whose weight tiles fit L1 (FP16 LSTM-256: fewer than 8)
         try:
             _, _, _, stats = G.chain_frames(batch_elf, pcm.reshape(HOPS, 100), cores=cores, timeout=timeout)
