@@ -2,7 +2,8 @@
 
 rnnse_requant evaluates docs/numerics.md's requant(acc, M, S) from the two 32-bit halves of the
 product (a multiply-high and a rounding shift for S >= 33, one branch-free form for S >= 32, an
-out-of-line one for S <= 32); these tests hold every form, and the gate sums built on them, to the
+out-of-line one for S <= 32, and the bounded form that scales small accumulators up to S = 33);
+these tests hold every form, and the gate sums built on them, to the
 exact definition on their corners (S = 1 .. 62 around 31/32/33, rounding ties, M = 0 and 2^31 - 1,
 acc = -2^31 and 2^31 - 1) and on random inputs. The pulp-open platform test checks the same forms
 on the target (where the building blocks are Xpulp instructions). Called through the host library
@@ -16,7 +17,7 @@ from rnnse import native
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 FORMS = {"requant": 0, "wide": 1, "ge32": 2, "le32": 3, "small": 4, "pair": 5, "pair_ge32": 6, "pair_gt32": 7,
-         "add_sat16": 8, "shifts_ge32": 9, "shifts_gt32": 10}
+         "add_sat16": 8, "shifts_ge32": 9, "shifts_gt32": 10, "bounded": 11, "pair_bounded": 12}
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +83,14 @@ ALL_SHIFTS = list(range(1, 63))
 
 
 @pytest.mark.parametrize("form,shifts", [("requant", ALL_SHIFTS), ("wide", ALL_SHIFTS), ("ge32", range(32, 63)),
-                                         ("le32", range(1, 33))])
+                                         ("le32", range(1, 33)), ("bounded", ALL_SHIFTS)])
 def test_requant_forms_are_exact(prim, form, shifts):
     acc, mult, shift = cases(list(shifts), seed=len(form))
     got = prim(form, acc, mult, shift)
     want = np.array([ref(a, m, s) for a, m, s in zip(acc, mult, shift)], np.int64)
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [(int(acc[i]), int(mult[i]), int(shift[i]), int(got[i]), int(want[i])) for i in bad[:5]]
-    if form in ("requant", "wide", "le32"):
+    if form in ("requant", "wide", "le32", "bounded"):
         assert np.any(want == I32_MAX) and np.any(want == I32_MIN)     # saturation is exercised
 
 
@@ -118,7 +119,7 @@ def test_requant_small_scaling(prim, bits):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("form,lo", [("pair", 1), ("pair_ge32", 32), ("pair_gt32", 33)])
+@pytest.mark.parametrize("form,lo", [("pair", 1), ("pair_ge32", 32), ("pair_gt32", 33), ("pair_bounded", 1)])
 def test_gate_sums_are_exact(prim, form, lo):
     """sat16(requant(a) + requant(b)) with the sum taken exactly, as the gate pre-activations."""
     rng = np.random.default_rng(lo)

@@ -42,14 +42,14 @@ static void gru_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k4
     const uint8_t *t = (const uint8_t *)rec + 3 * row;
     int32_t ax[3], ah[3];
     rnnse_dot_s8_gates(rec, row, 3, x, k4, h, h4, ax, ah);
-    q[0] = rnnse_requant2_sat16(ax[0] + rnnse_rec_i32(t + T_B), rnnse_rec_i32(t + T_MX), t[T_SX], ah[0],
-                                rnnse_rec_i32(t + T_MH), t[T_SH]);
-    q[1] = rnnse_requant2_sat16(ax[1] + rnnse_rec_i32(t + T_B + 4), rnnse_rec_i32(t + T_MX + 4), t[T_SX + 1], ah[1],
-                                rnnse_rec_i32(t + T_MH + 4), t[T_SH + 1]);
-    q[2] = rnnse_clamp(rnnse_requant(ax[2] + rnnse_rec_i32(t + T_B + 8), rnnse_rec_i32(t + T_MX + 8), t[T_SX + 2]),
-                       -(1 << 20), 1 << 20);
-    q[3] = rnnse_clamp(rnnse_requant(ah[2] + rnnse_rec_i32(t + T_BHN), rnnse_rec_i32(t + T_MH + 8), t[T_SH + 2]),
-                       -32768, 32767);
+    q[0] = rnnse_requant2_sat16_bounded(ax[0] + rnnse_rec_i32(t + T_B), rnnse_rec_i32(t + T_MX), t[T_SX], ah[0],
+                                        rnnse_rec_i32(t + T_MH), t[T_SH]);
+    q[1] = rnnse_requant2_sat16_bounded(ax[1] + rnnse_rec_i32(t + T_B + 4), rnnse_rec_i32(t + T_MX + 4),
+                                        t[T_SX + 1], ah[1], rnnse_rec_i32(t + T_MH + 4), t[T_SH + 1]);
+    q[2] = rnnse_clamp(rnnse_requant_bounded(ax[2] + rnnse_rec_i32(t + T_B + 8), rnnse_rec_i32(t + T_MX + 8),
+                                             t[T_SX + 2]), -(1 << 20), 1 << 20);
+    q[3] = rnnse_clamp(rnnse_requant_bounded(ah[2] + rnnse_rec_i32(t + T_BHN), rnnse_rec_i32(t + T_MH + 8),
+                                             t[T_SH + 2]), -32768, 32767);
 }
 
 /* Phase 2: h' of units [j, j + n) from their phase-1 values.

@@ -189,6 +189,8 @@ int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, con
         case 8: out[i] = rnnse_add_sat(a, b, -32768, 32767); break;
         case 9: out[i] = rnnse_shifts_ge32((uint32_t)a, (uint32_t)m); break;
         case 10: out[i] = rnnse_shifts_gt32((uint32_t)a, (uint32_t)m); break;
+        case 11: out[i] = rnnse_requant_bounded(a, m, s); break;
+        case 12: out[i] = rnnse_requant2_sat16_bounded(a, m, s, b, mb, sb); break;
         default: return RNNSE_ERR_ARG;
         }
     }

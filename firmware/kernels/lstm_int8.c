@@ -36,7 +36,9 @@ RNNSE_ALWAYS_INLINE int32_t lstm_cell(const lstm_consts_t *k, const int32_t *p, 
     return rnnse_fx_clip8(rnnse_fx_mul_rshr23(o, rnnse_tanh_lookup(rnnse_fx_clip16(cq), k->tnh, mode)));
 }
 
-/* Gate pre-activations of a unit with a shift below 32 (out of line: off the hot path). */
+/* Gate pre-activations of a unit with a shift of 32 or less (out of line: off the hot path of
+ * most layers; a first layer fed by an FC layer's wide outputs comes here for every unit, and its
+ * small input accumulators take rnnse_requant_bounded's multiply-high form). */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -46,7 +48,7 @@ static void lstm_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k
     int32_t ax[4], ah[4];
     int g;
     rnnse_dot_s8_gates(rec, row, 4, x, k4, h, h4, ax, ah);
-    for (g = 0; g < 4; g++) p[g] = GATE(rnnse_requant2_sat16, ax, ah, t, g);
+    for (g = 0; g < 4; g++) p[g] = GATE(rnnse_requant2_sat16_bounded, ax, ah, t, g);
 }
 
 /* Cell updates of units [j, j + n) from their gate pre-activations. */

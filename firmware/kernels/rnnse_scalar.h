@@ -136,6 +136,24 @@ RNNSE_ALWAYS_INLINE int32_t rnnse_requant(int32_t acc, int32_t mult, int shift)
     return rnnse_requant_le32(acc, mult, shift);
 }
 
+/* requant for any shift, fast also for shifts below 33 when the accumulator is small: with
+ * k = 33 - S (2 <= S <= 32), requant(acc, M, S) = requant(acc * 2^k, M, 33) (the scaling above)
+ * whenever -2^(31-k) <= acc < 2^(31-k); otherwise the out-of-line form. For the small-shift paths
+ * of the recurrent kernels, whose input accumulators are K x 127 x 128 at most plus the bias. */
+RNNSE_ALWAYS_INLINE int32_t rnnse_requant_bounded(int32_t acc, int32_t mult, int shift)
+{
+    if (shift > 32) return rnnse_fx_rshr(rnnse_fx_mulh(acc, mult), shift - 32);
+    if (shift >= 2 && (uint32_t)((acc >> (shift - 2)) + 1) <= 1u)
+        return rnnse_fx_rshr(rnnse_fx_mulh((int32_t)((uint32_t)acc << (33 - shift)), mult), 1);
+    return rnnse_requant_le32(acc, mult, shift);
+}
+
+/* sat16(requant(a) + requant(b)) through rnnse_requant_bounded (the sum taken exactly). */
+RNNSE_ALWAYS_INLINE int32_t rnnse_requant2_sat16_bounded(int32_t a, int32_t ma, int sa, int32_t b, int32_t mb, int sb)
+{
+    return rnnse_add_sat(rnnse_requant_bounded(a, ma, sa), rnnse_requant_bounded(b, mb, sb), -32768, 32767);
+}
+
 /* requant for 32 <= shift <= 62, branch-free (see above). */
 RNNSE_ALWAYS_INLINE int32_t rnnse_requant_ge32(int32_t acc, int32_t mult, int shift)
 {
