@@ -7,10 +7,52 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
+import platform
+import subprocess
+import sys
 
 RESULTS_DIR = os.path.join("benchmarks", "results")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (for the machine record of every benchmark)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> dict:
+    """The checkout's commit and the firmware sources modified against it (None: not a git checkout)."""
+    from ..stream.build import repo_root
+
+    def git(*args):
+        try:
+            r = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--", "firmware", "SConstruct")
+    modified = sorted(line.split(None, 1)[1] for line in status.splitlines() if line.strip()) if status else []
+    return {"commit": git("rev-parse", "HEAD"), "firmware_sources_modified": modified if status is not None else None}
+
+
+def write_results(path: str, doc: dict, file=sys.stdout) -> None:
+    """Write a benchmark's JSON record (creating its folder) and say where."""
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    print(f"wrote {path}", file=file)
 
 
 def available() -> list[str]:

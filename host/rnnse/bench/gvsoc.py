@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import tempfile
 import numpy as np
 
 from ..audio import speech_like_pcm16
+from . import write_results
 
 KIND = {1: "fc", 2: "lstm", 3: "gru"}
 PREC = {2: "fp16", 3: "int8"}
@@ -277,10 +277,5 @@ def main(argv=None) -> int:
                                   "shared by two cores, one divide/sqrt unit (14 cycles) for the cluster"},
            "dma_bytes_per_cycle": DMA_BYTES_PER_CYCLE, "results": results, "int8_over_fp16": speedups(results),
            "table": lines}
-    d = os.path.dirname(args.output)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(doc, f, indent=1)
-    print(f"wrote {args.output}", file=sys.stderr)
+    write_results(args.output, doc, file=sys.stderr)
     return 0

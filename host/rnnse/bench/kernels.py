@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import subprocess
@@ -43,16 +42,12 @@ import warnings
 
 import numpy as np
 
+from . import cpu_name, write_results
+
 SCHEMES = ("fp16", "mixed", "mixed+", "int8", "int8+")
 TARGET_VS_ORT_INT8 = 1.0       # C mixed / int8 step: faster than ONNX Runtime INT8
 TARGET_VS_EAGER = 20.0         # ... and at least this many times faster than PyTorch eager
 TARGET_INT8_VS_FP16 = 2.0      # INT8 recurrent layers at least this many times faster than FP16
-
-
-def _cpu_name() -> str:
-    from .stream import _cpu_name as name
-
-    return name()
 
 
 def _median(v) -> float:
@@ -408,7 +403,7 @@ def _machine(lib) -> dict:
     from .. import native
 
     flags = native.cpu_flags()
-    return {"cpu": _cpu_name(), "cpus": os.cpu_count(),
+    return {"cpu": cpu_name(), "cpus": os.cpu_count(),
             "cpu_flags": sorted(f for f in ("avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl",
                                             "avx512_vnni", "avx_vnni") if f in flags),
             "library": os.path.relpath(lib.path), "simd_build": lib.simd, "simd_kernels": lib.simd_kernels,
@@ -670,12 +665,7 @@ def main(argv=None) -> int:
                           "int8_vs_fp16_rnn": TARGET_INT8_VS_FP16, "checks": targets},
               "elapsed_s": time.time() - t_start, "rows": rows, "layers": layers, "skipped": skipped,
               "notes": notes}
-    d = os.path.dirname(args.output)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {args.output}")
+    write_results(args.output, result)
     return 0
 
 

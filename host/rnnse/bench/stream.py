@@ -17,26 +17,15 @@ with it, so compare rows of one run only. Target: faster than real time by at le
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import numpy as np
 
+from . import cpu_name, write_results
+
 HOP_S = 100 / 16000
 TARGET_RTF = 50.0
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _cpu_seconds(pid: int):
@@ -160,7 +149,7 @@ def main(argv=None) -> int:
     models = [r for r in rows if r["model"] != "passthrough"]
     best_link = max((r["link_rtf"] for r in models), default=0.0)
     print(f"\nclip {args.seconds:g} s, {args.repeats} runs per row (median wall time); load average "
-          f"{load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs ({_cpu_name()})")
+          f"{load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs ({cpu_name()})")
     for r in models:
         if r["hops_per_message"] == 8:
             ok = "meets" if r["link_rtf"] >= TARGET_RTF else "misses"
@@ -168,13 +157,8 @@ def main(argv=None) -> int:
                   f"{r['device_rtf']:.1f}x on the device: {ok} the {TARGET_RTF:.0f}x target")
     result = {"benchmark": "stream", "target": "host", "clip_s": args.seconds, "repeats": args.repeats,
               "target_rtf": TARGET_RTF, "best_link_rtf": best_link,
-              "machine": {"cpu": _cpu_name(), "cpus": os.cpu_count(), "load_before": load0[0],
+              "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(), "load_before": load0[0],
                           "load_after": load1[0]},
               "elapsed_s": time.time() - t0, "rows": rows}
-    d = os.path.dirname(args.output)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {args.output}")
+    write_results(args.output, result)
     return 0

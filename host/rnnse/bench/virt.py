@@ -25,7 +25,6 @@ MCU's; it says how fast the emulated link can be driven.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -33,6 +32,8 @@ import sys
 import time
 
 import numpy as np
+
+from . import cpu_name, git_commit, write_results
 
 HOP_S = 100 / 16000
 TARGET_MODEL, TARGET_SCHEME = "lstm256", "mixed"
@@ -49,25 +50,8 @@ def _qemu_version() -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-def _git_commit() -> dict:
-    from ..stream.build import repo_root
-
-    def git(*args):
-        try:
-            r = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return r.stdout.strip() if r.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--", "firmware", "SConstruct")
-    modified = sorted(line.split(None, 1)[1] for line in status.splitlines() if line.strip()) if status else []
-    return {"commit": git("rev-parse", "HEAD"), "firmware_sources_modified": modified if status is not None else None}
-
-
 def _machine() -> dict:
-    from .stream import _cpu_name
-
-    return {"cpu": _cpu_name(), "cpus": os.cpu_count(), "system": platform.platform(),
+    return {"cpu": cpu_name(), "cpus": os.cpu_count(), "system": platform.platform(),
             "python": platform.python_version(), "qemu": _qemu_version(), "load": os.getloadavg()[0]}
 
 
@@ -289,11 +273,6 @@ def main(argv=None) -> int:
                          "busiest": None if target is None else max(target["busiest_worker"], target["dsp"])},
               "rows": rows, "fp16_int8_ratio": rat, "uart_link": link, "skipped": skipped,
               "machine": {**_machine(), "load_before": load0[0], "load_after": load1[0]},
-              "git": _git_commit(), "elapsed_s": time.time() - t0}
-    d = os.path.dirname(args.output)
-    if d:
-        os.makedirs(d, exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {args.output}")
+              "git": git_commit(), "elapsed_s": time.time() - t0}
+    write_results(args.output, result)
     return 0
