@@ -372,6 +372,28 @@ def test_quant_fp32_and_fp16(lib):
             np.testing.assert_array_equal(lib.layer(L, x16, cores=cores), fixed.quant_fp(x16, inv))
 
 
+def test_quant_per_element_scales(lib):
+    """A quant step with one inv_scale per element (the int8 schemes' per-bin input scales)."""
+    rng = np.random.default_rng(2)
+    for n in (1, 7, 257):
+        x = np.abs(rng.standard_normal(n)).astype(np.float32) * np.exp(rng.uniform(-6, 3, n)).astype(np.float32)
+        x[::5] *= -1
+        inv = np.exp(rng.uniform(-2, 8, n)).astype(np.float32)
+        want = fixed.quant_fp(x, inv)
+        assert len(np.unique(want)) > min(n, 3) - 1 or n == 1
+        for cores in (1, 2, 3, 8):
+            L = native.conversion_layer("quant", n, inv, native.FP32, native.INT8)
+            np.testing.assert_array_equal(lib.layer(L, x, cores=cores), want)
+            L = native.conversion_layer("quant", n, inv, native.FP16, native.INT8)
+            x16 = fixed.to_fp16(x)
+            np.testing.assert_array_equal(lib.layer(L, x16, cores=cores), fixed.quant_fp(x16, inv))
+    # one scale per element is not the same as the mean scale
+    inv = np.linspace(1.0, 100.0, 257).astype(np.float32)
+    x = np.full(257, 0.5, np.float32)
+    got = lib.layer(native.conversion_layer("quant", 257, inv, native.FP32, native.INT8), x)
+    assert got[0] == 0 and got[-1] == 50 and np.all(np.diff(got.astype(int)) >= 0)
+
+
 @pytest.mark.parametrize("in_type,out", [(native.INT8, "fp16"), (native.INT8, "fp32"), (native.INT16, "fp32"),
                                          (native.INT16, "fp16")])
 def test_dequant(lib, in_type, out):

@@ -168,6 +168,12 @@ BAD_DESCRIPTORS = {
     "table-mode": (lambda lib, im: _set(lib, im, native.LSTM, "table_mode", 9), "RNNSE_ERR_FORMAT"),
     "no-table": (lambda lib, im: (setattr(im.c, "tanh_table", lib.ffi.NULL), _rehash(lib, im)), "RNNSE_ERR_FORMAT"),
     "out-type": (lambda lib, im: _last_out_type(lib, im), "RNNSE_ERR_FORMAT"),
+    "quant-scale-zero": (lambda lib, im: _set(lib, im, native.QUANT, "scale", 0.0, prec=0), "RNNSE_ERR_FORMAT"),
+    "quant-scale-nan": (lambda lib, im: _set(lib, im, native.QUANT, "scale", float("nan"), prec=0),
+                        "RNNSE_ERR_FORMAT"),
+    "quant-records-missing": (lambda lib, im: _set(lib, im, native.QUANT, "rec_bytes", 4, prec=0),
+                              "RNNSE_ERR_FORMAT"),
+    "dequant-records": (lambda lib, im: _set(lib, im, native.DEQUANT, "rec_bytes", 4, prec=0), "RNNSE_ERR_FORMAT"),
 }
 
 
@@ -184,8 +190,8 @@ def _field(lib, im, kind, name, delta):
     _rehash(lib, im)
 
 
-def _set(lib, im, kind, name, value):
-    setattr(_first(im, kind), name, value)
+def _set(lib, im, kind, name, value, prec=native.INT8):
+    setattr(_first(im, kind, prec), name, value)
     _rehash(lib, im)
 
 
@@ -210,6 +216,22 @@ def test_bad_descriptor(lib, case):
     mags = frames(6)
     with lib.net(q, cores=3) as net:
         np.testing.assert_array_equal(net.run(mags), GoldenModel(q).run(mags))
+
+
+def test_per_element_quant_descriptor(lib):
+    """int8+ carries one input scale per bin as the quant step's records: bit-exact with the
+    golden model, and a quant step claiming records without any is refused."""
+    q = small_model("lstm", "int8+")
+    assert np.ndim(q.layers[0].arrays["inv_scale"]) == 1
+    mags = frames(6)
+    with lib.net(q, cores=3) as net:
+        np.testing.assert_array_equal(net.run(mags), GoldenModel(q).run(mags))
+    im = lib.model_image(q)
+    L = _first(im, native.QUANT, prec=0)
+    assert L.rec_bytes == 4 and L.scale == 0.0
+    L.rec = lib.ffi.NULL
+    _rehash(lib, im)
+    expect_error(lambda: lib.net(im, cores=2), "RNNSE_ERR_FORMAT")
 
 
 def test_bad_layer_descriptor(lib):

@@ -56,7 +56,7 @@ def pulp_models(tmp_path_factory):
         torch.manual_seed(2)
         model = SEModel(cell=cell, hidden=48, fc_in=48, fc_out=48)
         d = tmp_path_factory.mktemp(f"pulp-{cell}")
-        for scheme in ("int8", "mixed", "fp16"):
+        for scheme in ("int8", "mixed", "fp16") + (("int8+",) if cell == "gru" else ()):
             path = d / f"quant-{scheme}.npz"
             quantize(model, scheme, calib_mags=mags).save(path)
             out[cell, scheme] = str(path)
@@ -203,7 +203,7 @@ def _check_masks(got, ref, exact, what):
 
 
 @pytest.mark.parametrize("cell,scheme", [("lstm", "int8"), ("gru", "int8"), ("lstm", "mixed"), ("gru", "mixed"),
-                                         ("lstm", "fp16"), ("gru", "fp16")])
+                                         ("lstm", "fp16"), ("gru", "fp16"), ("gru", "int8+")])
 def test_small_networks_frame_by_frame(cell, scheme, pulp_models, builds):
     from rnnse.quant import GoldenModel, QuantizedModel
 
@@ -212,7 +212,7 @@ def test_small_networks_frame_by_frame(cell, scheme, pulp_models, builds):
     ref = GoldenModel(QuantizedModel.load(qpath)).run(mags)
     for cores in (8, 3):
         masks, stats = G.net_frames(builds(qpath)["batch"], mags, cores=cores)
-        _check_masks(masks, ref, scheme == "int8", f"{cell} {scheme} on {cores} cores")
+        _check_masks(masks, ref, scheme in ("int8", "int8+"), f"{cell} {scheme} on {cores} cores")
         assert np.all(stats[:, 2] > 0)
 
 

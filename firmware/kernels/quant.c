@@ -11,10 +11,11 @@ static int8_t quant_one(float x, float inv_scale)
 
 void rnnse_quant(const rnnse_layer_t *L, const void *x, int8_t *y)
 {
+    const float *inv = L->rec_bytes ? (const float *)L->rec : NULL;   /* per element, or one scale */
     int first, i;
     int count = rnnse_slice((int)L->n_out, plat_core_id(), plat_num_cores(), &first);
     for (i = first; i < first + count; i++) {
         float v = L->in_type == RNNSE_FP16 ? rnnse_fp_f16_to_f32(((const rnnse_f16_t *)x)[i]) : ((const float *)x)[i];
-        y[i] = quant_one(v, L->scale);
+        y[i] = quant_one(v, inv ? inv[i] : L->scale);
     }
 }

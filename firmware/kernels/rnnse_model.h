@@ -15,6 +15,8 @@
  *               | mult_h int32[3] | 0 int32 | shift_x uint8[3] 0 | shift_h uint8[3] 0  (G = 3: r z n)
  *   LSTM fp16 : G x (w_ih f16[K4] | w_hh f16[H4]) | b f16[4]
  *   GRU  fp16 : G x (w_ih f16[K4] | w_hh f16[H4]) | b f16[3] | b_hn f16
+ *   quant     : no records (rec_bytes 0: one inv_scale in `scale`) or one per element
+ *               (rec_bytes 4: inv_scale float32, `scale` 0)
  * All multi-byte values little-endian; rnnse_record_bytes() gives the record size.
  *
  * Integrity: `checksum` is the CRC-32 (zlib's) of a canonical little-endian serialisation: words
@@ -33,7 +35,7 @@ extern "C" {
 #endif
 
 #define RNNSE_FORMAT_MAGIC 0x45534e52u   /* "RNSE" */
-#define RNNSE_FORMAT_VERSION 1u
+#define RNNSE_FORMAT_VERSION 2u   /* 2: per-element quant scales */
 #define RNNSE_MAX_LAYERS 16
 #define RNNSE_TABLE_SIZE 257
 
@@ -58,8 +60,8 @@ typedef struct rnnse_layer {
     int32_t c_mult, c_shift;    /* int8 lstm: i*g -> c scale */
     int32_t ct_mult, ct_shift;  /* int8 lstm: c -> Q3.12 */
     int32_t c_bits;             /* int8 lstm: 8 or 16 */
-    float scale;            /* quant: inv_scale; dequant: scale */
-    uint32_t rec_bytes;     /* bytes per output unit record (0 for quant/dequant) */
+    float scale;            /* quant: inv_scale (0: per element, in the records); dequant: scale */
+    uint32_t rec_bytes;     /* bytes per output unit record (quant: 0 or 4; dequant: 0) */
     const void *rec;        /* n_out records in L2 */
 } rnnse_layer_t;
 

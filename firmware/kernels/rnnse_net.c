@@ -62,6 +62,9 @@ static int validate(const rnnse_model_t *m)
         if (L->prec == RNNSE_INT8 && (L->table_mode > RNNSE_TABLE_LINEAR || !m->sigmoid_table || !m->tanh_table))
             return RNNSE_ERR_FORMAT;
         if (needs_rec && !rnnse_weights_in_range(L)) return RNNSE_ERR_FORMAT;
+        if (L->kind == RNNSE_QUANT && !(L->rec_bytes == 0 ? L->scale > 0.0f : L->rec_bytes == 4 && L->rec))
+            return RNNSE_ERR_FORMAT;
+        if (L->kind == RNNSE_DEQUANT && L->rec_bytes) return RNNSE_ERR_FORMAT;
     }
     i = m->layers[m->n_layers - 1].out_type;
     return i == RNNSE_FP16 || i == RNNSE_FP32 ? RNNSE_OK : RNNSE_ERR_FORMAT;

@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 
 FORMAT_MAGIC = 0x45534E52      # "RNSE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_LAYERS = 16
 TABLE_SIZE = 257
 GAP9_L2_BYTES = 1536 * 1024       # GAP9 L2 memory (1.5 MiB)
@@ -79,7 +79,7 @@ class PackedLayer:
     ct_mult: int = 0
     ct_shift: int = 0
     c_bits: int = 0
-    scale: float = 0.0          # quant: inv_scale; dequant: scale (FP32)
+    scale: float = 0.0          # quant: inv_scale (0: one per element, in the records); dequant: scale
     rec_bytes: int = 0
     records: bytes = b""
 
@@ -274,6 +274,20 @@ def _scalar(lay, key):
     return float(np.float32(v))
 
 
+def _pack_quant(lay, cur, n):
+    """A quant step: one inv_scale (header field ``scale``) or, when ``inv_scale`` is an array,
+    one per element as float32 records of 4 bytes (``scale`` 0)."""
+    f = dict(in_type=cur, out_type=INT8, n_in=n, n_out=n)
+    if "inv_scale" not in lay.arrays:
+        f["scale"] = _scalar(lay, "inv_scale")
+        return f
+    inv = _arr(lay, "inv_scale", (n,), np.float32, "f")
+    if not np.all(np.isfinite(inv)) or np.any(inv <= 0):
+        raise ExportError(f"layer {lay.name!r}: every inv_scale must be finite and positive")
+    f["records"] = _le(inv[:, None], "<f4")
+    return f
+
+
 # input element types each (kind, precision) accepts
 _ACCEPTS = {("fc", "fp16"): (FP16,), ("fc", "int8"): (INT8,), ("lstm", "fp16"): (FP16,),
             ("lstm", "int8"): (INT8,), ("gru", "fp16"): (FP16,), ("gru", "int8"): (INT8,),
@@ -305,7 +319,7 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
         elif lay.kind in ("lstm", "gru"):
             f = _pack_rnn(lay, cur)
         elif lay.kind == "quant":
-            f = dict(in_type=cur, out_type=INT8, n_in=n, n_out=n, scale=_scalar(lay, "inv_scale"))
+            f = _pack_quant(lay, cur, n)
         else:
             out = lay.attrs.get("out", "fp32")
             if out not in ("fp16", "fp32"):
@@ -322,7 +336,7 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
         kind, prec = KIND[lay.kind], PREC[lay.prec]
         pl = PackedLayer(name=lay.name, kind=kind, prec=prec, **f)
         if recs is not None:
-            pl.rec_bytes = record_bytes(kind, prec, pl.n_in, pl.n_out)
+            pl.rec_bytes = recs.shape[1] if kind == KIND["quant"] else record_bytes(kind, prec, pl.n_in, pl.n_out)
             assert recs.shape == (pl.n_out, pl.rec_bytes), (recs.shape, pl.rec_bytes)
             pl.records = recs.tobytes()
         packed.append(pl)

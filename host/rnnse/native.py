@@ -248,13 +248,21 @@ def pack_layer(layer):
     return pm.layers[1 if layer.prec == "int8" else 0]
 
 
-def conversion_layer(kind: str, n: int, scale: float, in_type: int, out_type: int):
-    """PackedLayer of a quant (scale = inv_scale) or dequant step, as pack_model writes them."""
+def conversion_layer(kind: str, n: int, scale, in_type: int, out_type: int):
+    """PackedLayer of a quant (scale = inv_scale: a number, or for quant one per element) or
+    dequant step, as pack_model writes them."""
     from .export import PackedLayer
 
     k = {"quant": QUANT, "dequant": DEQUANT}[kind]
-    return PackedLayer(name=kind, kind=k, prec=0, in_type=in_type, out_type=out_type, n_in=n, n_out=n,
-                       scale=float(np.float32(scale)))
+    pl = PackedLayer(name=kind, kind=k, prec=0, in_type=in_type, out_type=out_type, n_in=n, n_out=n)
+    if np.ndim(scale) == 0:
+        pl.scale = float(np.float32(scale))
+    else:
+        inv = np.asarray(scale, "<f4")
+        if kind != "quant" or inv.shape != (n,):
+            raise ValueError(f"a per-element scale needs a quant step and {n} values, got {kind} {inv.shape}")
+        pl.records, pl.rec_bytes = inv.tobytes(), 4
+    return pl
 
 
 def _as_packed_model(model):

@@ -24,18 +24,18 @@ from .qmodel import SCHEMES
 DEFAULT_VARIANTS = [
     "fp16",
     # the paper's mixed scheme, then each of our choices alone, then together
-    "mixed:c_method=minmax", "mixed", "mixed:rnn_w=row", "mixed:c_bits=16", "mixed:table_mode=linear",
-    "mixed:method=mse",
-    "mixed:method=percentile", "mixed:method=percentile,percentile=99.5", "mixed:bias_corr=true",
-    "mixed:w_clip=mse", "mixed:equalize=true",
+    "mixed:method=minmax,c_method=minmax", "mixed:method=minmax", "mixed", "mixed:rnn_w=row",
+    "mixed:c_bits=16", "mixed:table_mode=linear", "mixed:method=mse", "mixed:percentile=99.99",
+    "mixed:bias_corr=true", "mixed:w_clip=mse", "mixed:equalize=true",
     # mixed+ without one of its choices
     "mixed+:method=mse", "mixed+:percentile=99.9", "mixed+:percentile=99", "mixed+:equalize=false",
     "mixed+:bias_corr=false", "mixed+:c_bits=8", "mixed+:table_mode=nearest", "mixed+:rnn_w=gate", "mixed+",
     # the uniform int8 baseline, then the same
     "int8:c_method=minmax", "int8", "int8:rnn_w=row,fc_w=row", "int8:c_bits=16", "int8:table_mode=linear",
     "int8:method=mse", "int8:method=percentile,percentile=99.5", "int8:in_method=percentile",
-    "int8:in_method=mse", "int8:bias_corr=true", "int8:equalize=true",
-    "int8+:method=mse", "int8+:percentile=99.9", "int8+:percentile=99", "int8+:equalize=false",
+    "int8:in_method=mse", "int8:in_scale=bin", "int8:bias_corr=true", "int8:equalize=true",
+    "int8+:in_scale=tensor", "int8+:method=mse", "int8+:percentile=99.9", "int8+:percentile=99",
+    "int8+:equalize=false",
     "int8+:bias_corr=false", "int8+:c_bits=8", "int8+:table_mode=nearest",
     "int8+:rnn_w=gate,fc_w=tensor", "int8+",
 ]

@@ -12,6 +12,11 @@ Choices:
   method        activation range estimator (minmax, percentile, mse, meanstd) of the int8
                 activations: the first recurrent layer's input and the int8 FC outputs
   in_method     the same for the network input of the all-int8 schemes (None: ``method``)
+  in_scale      the all-int8 schemes' network input: "tensor" (one int8 scale for all bins) or
+                "bin" (one scale per frequency bin, each bin's own calibrated range; the
+                quant step multiplies by a vector and fc_in's columns absorb the scales, so
+                fc_in sees unit-scale inputs). The linear magnitude spans ~60 dB across bins:
+                one scale leaves the quiet high bins a few levels
   c_method      the same for the LSTM cell state (None: ``method`` for an int8 state, max |c| times
                 c_headroom for an int16 one); "tanh" picks the range that minimises the error of
                 tanh(c)
@@ -38,20 +43,21 @@ from .qmodel import SCHEMES, Layer, QuantizedModel
 SCHEME_OPTIONS = {
     "fp16":   dict(fc_prec="fp16", rnn_prec="fp16"),
     "mixed":  dict(fc_prec="fp16", rnn_prec="int8", rnn_w="gate", c_bits=8, table_mode="nearest",
-                   method="minmax"),
+                   method="percentile", percentile=99.5),
     "mixed+": dict(fc_prec="fp16", rnn_prec="int8", rnn_w="row", c_bits=16, table_mode="linear",
                    method="percentile", percentile=99.5, bias_corr=True, equalize=True),
     "int8":   dict(fc_prec="int8", rnn_prec="int8", fc_w="tensor", rnn_w="gate", c_bits=8,
                    table_mode="nearest", method="minmax"),
     "int8+":  dict(fc_prec="int8", rnn_prec="int8", fc_w="row", rnn_w="row", c_bits=16,
                    table_mode="linear", method="percentile", percentile=99.5, bias_corr=True,
-                   equalize=True),
+                   equalize=True, in_scale="bin"),
 }
 DEFAULTS = dict(fc_w="tensor", rnn_w="gate", w_clip="max", c_bits=8, table_mode="nearest",
-                method="minmax", in_method=None, c_method="tanh", c_headroom=2.0, percentile=99.99,
+                method="minmax", in_method=None, in_scale="tensor", c_method="tanh", c_headroom=2.0, percentile=99.99,
                 bias_corr=False, equalize=False)
 WEIGHT_GRANULARITIES = ("tensor", "gate", "row")
 WEIGHT_CLIPS = ("max", "mse")
+INPUT_SCALES = ("tensor", "bin")
 
 
 def scheme_options(scheme: str, **overrides) -> dict:
@@ -77,6 +83,8 @@ def scheme_options(scheme: str, **overrides) -> dict:
     for k in ("fc_w", "rnn_w"):
         if opts[k] not in WEIGHT_GRANULARITIES:
             raise ValueError(f"{k} must be one of {', '.join(WEIGHT_GRANULARITIES)}, got {opts[k]!r}")
+    if opts["in_scale"] not in INPUT_SCALES:
+        raise ValueError(f"in_scale must be one of {', '.join(INPUT_SCALES)}, got {opts['in_scale']!r}")
     if opts["w_clip"] not in WEIGHT_CLIPS:
         raise ValueError(f"w_clip must be one of {', '.join(WEIGHT_CLIPS)}, got {opts['w_clip']!r}")
     for k in ("bias_corr", "equalize"):
@@ -238,6 +246,17 @@ def equalize_rnn_input(P: dict, rec, max_gain: float = 64.0):
     return P, dataclasses.replace(rec, values=values, means=means), a
 
 
+def input_bin_scales(values, n_bins: int, method: str, percentile: float) -> np.ndarray:
+    """One int8 scale per input bin (the ``in_scale="bin"`` option): each bin's calibrated
+    clipping range / 127, float64 [n_bins]. A bin never seen above zero keeps the largest scale
+    of the others (its weights then meet only zeros and rounding)."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1, n_bins)
+    a = np.array([calibrate.choose_clip(x[:, j], method, 127, percentile) if np.any(x[:, j])
+                  else 0.0 for j in range(n_bins)])
+    a[a == 0.0] = a.max() if a.max() > 0 else 1.0
+    return a / 127.0
+
+
 def check_finite(model) -> None:
     for k, v in model.state_dict().items():
         if not bool(np.all(np.isfinite(v.detach().cpu().numpy()))):
@@ -326,12 +345,24 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
                   _fc_fp16("fc_mid", P["fc_mid.weight"], P["fc_mid.bias"], "relu"),
                   _fc_fp16("fc_out", P["fc_out.weight"], P["fc_out.bias"], "sigmoid")]
     else:
-        s_in = clip("input", opts["in_method"]) / 127
         s_mid = clip("fc_mid") / 127
-        scales.update(input=s_in, fc_mid=s_mid)
-        layers = [Layer("quant", "q_in", "", {}, {"inv_scale": float(np.float32(1.0 / s_in)), "in_scale": s_in}),
-                  _fc_int8("fc_in", P["fc_in.weight"], P["fc_in.bias"], "relu", s_in, scales["rnn0.x"],
-                           opts, means.get("input")),
+        scales["fc_mid"] = s_mid
+        w_in, x_mean = P["fc_in.weight"], means.get("input")
+        if opts["in_scale"] == "bin":
+            s_bin = input_bin_scales(rec["input"], config["n_bins"], opts["in_method"] or opts["method"], opts["percentile"])
+            inv = (1.0 / s_bin).astype(np.float32)
+            q_in = Layer("quant", "q_in", "", {"inv_scale": inv}, {})
+            w_in = w_in * s_bin[None, :]                 # fc_in takes x / s_bin: unit input scale
+            x_mean = None if x_mean is None else x_mean / s_bin
+            s_in = 1.0
+            scales["input"] = [float(s_bin.min()), float(s_bin.max())]
+        else:
+            s_in = clip("input", opts["in_method"]) / 127
+            q_in = Layer("quant", "q_in", "", {}, {"inv_scale": float(np.float32(1.0 / s_in)), "in_scale": s_in})
+            scales["input"] = s_in
+        layers = [q_in,
+                  _fc_int8("fc_in", w_in, P["fc_in.bias"], "relu", s_in, scales["rnn0.x"],
+                           opts, x_mean),
                   *rnn_layers,
                   _fc_int8("fc_mid", P["fc_mid.weight"], P["fc_mid.bias"], "relu", s_h, s_mid,
                            opts, means.get(f"rnn{n_rnn - 1}.h")),
