@@ -12,6 +12,10 @@ bins whose noisy phase is wrong (noise-dominated), which a magnitude-only loss c
 An optional third term, weight b (``--over-suppression``, default 0), adds
     b * mean(max(0, |S|^p - |M Y|^p)^2),
 which charges removed speech more than kept noise (the speech distortion that lowers STOI).
+An optional fourth term, weight e (``--envelope``, default 0), adds e * (1 - r), r the mean
+correlation between the enhanced and clean one-third-octave band envelopes over 375 ms segments
+(the quantity STOI averages; ``envelope_loss``), so that the mask keeps the slow modulations of
+speech intact where the other terms only see single frames.
 ``--init CHECKPOINT`` starts from trained weights (fine-tuning) instead of a random initialisation.
 """
 from __future__ import annotations
@@ -42,6 +46,7 @@ class TrainConfig:
     power: float = 0.3           # spectral compression exponent of the loss
     complex_weight: float = 0.3  # share of the complex (phase-aware) term
     over_suppression: float = 0.0  # weight of the extra penalty on removed speech energy
+    envelope: float = 0.0          # weight of the band-envelope correlation term
     seed: int = 0
     ckpt_minutes: float = 3.0
     val_batches: int = 4
@@ -63,12 +68,48 @@ def se_loss(mask: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tens
     return loss
 
 
+_BANDS: dict = {}
+
+
+def third_octave_bands(n_bins: int = 257, n_bands: int = 15, f_low: float = 150.0) -> np.ndarray:
+    """[n_bands, n_bins] 0/1 matrix: the one-third-octave bands STOI uses (centres 150 Hz * 2^(k/3),
+    edges at centre * 2^(+-1/6)) over the bins of a (n_bins - 1) * 2-point FFT at 16 kHz."""
+    freqs = np.arange(n_bins) * SAMPLE_RATE / (2 * (n_bins - 1))
+    cf = f_low * 2.0 ** (np.arange(n_bands) / 3.0)
+    lo, hi = cf * 2.0 ** (-1 / 6), cf * 2.0 ** (1 / 6)
+    return ((freqs[None, :] >= lo[:, None]) & (freqs[None, :] < hi[:, None])).astype(np.float32)
+
+
+def envelope_loss(est_mag: torch.Tensor, clean_mag: torch.Tensor, seg: int = 60, step: int = 30,
+                  floor_db: float = 40.0) -> torch.Tensor:
+    """1 - mean correlation of band envelopes (B, T, F magnitudes -> scalar). Envelopes are the
+    square roots of the band energies; each band of each ``seg``-frame segment is centred and
+    normalised, the correlation averaged over bands and over the segments whose clean energy is
+    within ``floor_db`` of the loudest segment of the clip (silence carries no envelope)."""
+    key = (est_mag.shape[-1], est_mag.device, est_mag.dtype)
+    if key not in _BANDS:
+        _BANDS[key] = torch.from_numpy(third_octave_bands(est_mag.shape[-1])).to(est_mag.device, est_mag.dtype)
+    bands = _BANDS[key]
+    if est_mag.shape[1] < seg:
+        seg = step = est_mag.shape[1]
+    env = lambda m: torch.sqrt(m.pow(2) @ bands.T + 1e-10)  # noqa: E731  (B, T, bands)
+    e, c = env(est_mag).unfold(1, seg, step), env(clean_mag).unfold(1, seg, step)  # (B, S, bands, seg)
+    e, c = e - e.mean(-1, keepdim=True), c - c.mean(-1, keepdim=True)
+    r = (e * c).sum(-1) / (e.norm(dim=-1) * c.norm(dim=-1) + 1e-8)          # (B, S, bands)
+    energy = clean_mag.pow(2).sum(-1).unfold(1, seg, step).sum(-1)           # (B, S)
+    live = (energy >= energy.amax(1, keepdim=True) * 10 ** (-floor_db / 10)).float()
+    return 1.0 - (r.mean(-1) * live).sum() / live.sum().clamp_min(1.0)
+
+
 def batch_loss(model: SEModel, noisy: np.ndarray, clean: np.ndarray, cfg: TrainConfig) -> torch.Tensor:
     dev = next(model.parameters()).device
     ny = stft_torch(torch.from_numpy(noisy).to(dev))
     cl = stft_torch(torch.from_numpy(clean).to(dev))
     mask, _ = model(ny.abs())
-    return se_loss(mask, ny, cl, cfg.power, cfg.complex_weight, cfg.over_suppression)
+    loss = se_loss(mask, ny, cl, cfg.power, cfg.complex_weight, cfg.over_suppression)
+    if cfg.envelope:
+        loss = loss + cfg.envelope * envelope_loss(mask * ny.abs(), cl.abs())
+    return loss
 
 
 def lr_at(cfg: TrainConfig, frac: float) -> float:
@@ -206,7 +247,7 @@ def cmd_train(args) -> int:
                             fc_out=args.fc)
     cfg = TrainConfig(minutes=args.minutes, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
                       lr_final=min(args.lr, TrainConfig.lr_final), seed=args.seed,
-                      over_suppression=args.over_suppression)
+                      over_suppression=args.over_suppression, envelope=args.envelope)
     source = make_source(args)
     summary = train(source, model_cfg, cfg, args.out, resume=args.resume, init=args.init)
     print(f"done: {summary['steps']} steps in {summary['minutes']:.1f} min, best validation loss "
@@ -234,6 +275,8 @@ def register(sub) -> None:
                    help="CPU threads for PyTorch")
     p.add_argument("--over-suppression", type=float, default=0.0,
                    help="weight of the extra loss on removed speech energy (default 0)")
+    p.add_argument("--envelope", type=float, default=0.0,
+                   help="weight of the band-envelope correlation term (the quantity STOI averages)")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(func=cmd_train)
