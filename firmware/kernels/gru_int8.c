@@ -14,26 +14,31 @@
 #define SHIFT_MASK 0x00808080u   /* the three shift bytes of a word */
 
 /* Phase 1 of a unit (see gru_int8_slice): from the accumulators, q[0] = sat16(xr_r + hr_r),
- * q[1] = sat16(xr_z + hr_z), q[2] = xr_n, q[3] = hn = sat16(hr_n). FN is the requant form the
- * shifts allow (both of the shift bytes >= 33 or >= 32: results within [-2^30, 2^30 - 1]). */
-#define GRU_GATES(RQ, ax, ah, t, q)                                                                        \
+ * q[1] = sat16(xr_z + hr_z), q[2] = xr_n, q[3] = hn = sat16(hr_n). RX and RH are the requant
+ * forms the input and recurrent shifts allow (shift bytes >= 33, >= 32, or [2, 33] for RX:
+ * results within [-2^30, 2^30 - 1]). */
+#define GRU_GATES(RX, RH, ax, ah, t, q)                                                                    \
     do {                                                                                                   \
-        (q)[0] = rnnse_fx_clip16(RQ((ax)[0] + rnnse_rec_i32((t) + T_B), rnnse_rec_i32((t) + T_MX), (t)[T_SX]) + \
-                                 RQ((ah)[0], rnnse_rec_i32((t) + T_MH), (t)[T_SH]));                       \
-        (q)[1] = rnnse_fx_clip16(RQ((ax)[1] + rnnse_rec_i32((t) + T_B + 4), rnnse_rec_i32((t) + T_MX + 4),     \
+        (q)[0] = rnnse_fx_clip16(RX((ax)[0] + rnnse_rec_i32((t) + T_B), rnnse_rec_i32((t) + T_MX), (t)[T_SX]) + \
+                                 RH((ah)[0], rnnse_rec_i32((t) + T_MH), (t)[T_SH]));                       \
+        (q)[1] = rnnse_fx_clip16(RX((ax)[1] + rnnse_rec_i32((t) + T_B + 4), rnnse_rec_i32((t) + T_MX + 4),     \
                                     (t)[T_SX + 1]) +                                                       \
-                                 RQ((ah)[1], rnnse_rec_i32((t) + T_MH + 4), (t)[T_SH + 1]));               \
-        (q)[2] = RQ((ax)[2] + rnnse_rec_i32((t) + T_B + 8), rnnse_rec_i32((t) + T_MX + 8), (t)[T_SX + 2]);   \
-        (q)[3] = rnnse_fx_clip16(RQ((ah)[2] + rnnse_rec_i32((t) + T_BHN), rnnse_rec_i32((t) + T_MH + 8),     \
+                                 RH((ah)[1], rnnse_rec_i32((t) + T_MH + 4), (t)[T_SH + 1]));               \
+        (q)[2] = RX((ax)[2] + rnnse_rec_i32((t) + T_B + 8), rnnse_rec_i32((t) + T_MX + 8), (t)[T_SX + 2]);   \
+        (q)[3] = rnnse_fx_clip16(RH((ah)[2] + rnnse_rec_i32((t) + T_BHN), rnnse_rec_i32((t) + T_MH + 8),     \
                                     (t)[T_SH + 2]));                                                       \
     } while (0)
 
-/* requant with a shift > 32 (inline form of rnnse_requant) */
+/* requant with a shift > 32 (inline form of rnnse_requant), and with a shift in [2, 33] ORing into
+ * the caller's `miss` (rnnse_requant_le33) */
 #define RQ_GT32(a, m, s) rnnse_fx_rshr(rnnse_fx_mulh((a), (m)), (s) - 32)
+#define RQ_LE33(a, m, s) rnnse_requant_le33((a), (m), (s), &miss)
 
-/* Phase 1 of a unit with a shift below 32 (out of line: off the hot path). xr_n may then be any
- * int32: it is clamped to [-2^20, 2^20], which leaves sat16(xr_n + d) unchanged for |d| <= 2^15
- * (both sides saturate alike beyond) and keeps phase 2's int32 sum exact. */
+/* Phase 1 of a unit whose shifts none of the inline forms takes, or whose input accumulators
+ * turned out too wide for rnnse_requant_le33 (then its dot products are computed again): out of
+ * line, off the hot path. xr_n may then be any int32: it is clamped to [-2^20, 2^20], which leaves
+ * sat16(xr_n + d) unchanged for |d| <= 2^15 (both sides saturate alike beyond) and keeps phase 2's
+ * int32 sum exact. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -92,11 +97,18 @@ RNNSE_ALWAYS_INLINE void gru_int8_slice(const rnnse_layer_t *L, const rnnse_ctx_
             if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sh, SHIFT_MASK))) {
                 int32_t ax[3], ah[3];
                 rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
-                GRU_GATES(RQ_GT32, ax, ah, t, q[u]);
+                GRU_GATES(RQ_GT32, RQ_GT32, ax, ah, t, q[u]);
+            } else if (rnnse_shifts_le33(sx, SHIFT_MASK) && rnnse_shifts_gt32(sh, SHIFT_MASK)) {
+                /* small input shifts (a first layer): one flag for the three gates, no branch per gate */
+                int32_t ax[3], ah[3];
+                uint32_t miss = 0;
+                rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
+                GRU_GATES(RQ_LE33, RQ_GT32, ax, ah, t, q[u]);
+                if (miss) gru_gates_any(rec, row, x, (int)k4, h, (int)h4, q[u]);
             } else if (rnnse_shifts_ge32(sx, SHIFT_MASK) && rnnse_shifts_ge32(sh, SHIFT_MASK)) {
                 int32_t ax[3], ah[3];
                 rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);
-                GRU_GATES(rnnse_requant_ge32, ax, ah, t, q[u]);
+                GRU_GATES(rnnse_requant_ge32, rnnse_requant_ge32, ax, ah, t, q[u]);
             } else {
                 gru_gates_any(rec, row, x, (int)k4, h, (int)h4, q[u]);
             }

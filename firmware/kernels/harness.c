@@ -191,6 +191,15 @@ int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, con
         case 10: out[i] = rnnse_shifts_gt32((uint32_t)a, (uint32_t)m); break;
         case 11: out[i] = rnnse_requant_bounded(a, m, s); break;
         case 12: out[i] = rnnse_requant2_sat16_bounded(a, m, s, b, mb, sb); break;
+        case 13:
+        case 14: {   /* a miss as INT32_MIN (the results of these forms are within +-(2^29 + 1)) */
+            uint32_t miss = 0;
+            int32_t r = form == 13 ? rnnse_requant_le33(a, m, s, &miss)
+                                   : rnnse_requant2_sat16_le33(a, m, s, b, mb, sb, &miss);
+            out[i] = miss ? INT32_MIN : r;
+            break;
+        }
+        case 15: out[i] = rnnse_shifts_le33((uint32_t)a, (uint32_t)m); break;
         default: return RNNSE_ERR_ARG;
         }
     }

@@ -18,7 +18,8 @@ typedef struct {
     int mode, c16;
 } lstm_consts_t;
 
-/* The gate arguments of rnnse_requant2_sat16[_ge32]: x part (with the bias) and h part of gate g. */
+/* The gate arguments of rnnse_requant2_sat16[_gt32, _ge32, _le33]: x part (with the bias) and h
+ * part of gate g. */
 #define GATE(fn, ax, ah, t, g)                                                                                  \
     fn((ax)[g] + rnnse_rec_i32((t) + T_B + 4 * (g)), rnnse_rec_i32((t) + T_MX + 4 * (g)), (t)[T_SX + (g)], (ah)[g], \
        rnnse_rec_i32((t) + T_MH + 4 * (g)), (t)[T_SH + (g)])
@@ -36,9 +37,13 @@ RNNSE_ALWAYS_INLINE int32_t lstm_cell(const lstm_consts_t *k, const int32_t *p, 
     return rnnse_fx_clip8(rnnse_fx_mul_rshr23(o, rnnse_tanh_lookup(rnnse_fx_clip16(cq), k->tnh, mode)));
 }
 
-/* Gate pre-activations of a unit with a shift of 32 or less (out of line: off the hot path of
- * most layers; a first layer fed by an FC layer's wide outputs comes here for every unit, and its
- * small input accumulators take rnnse_requant_bounded's multiply-high form). */
+/* sat16(requant(a) + requant(b)) for an input shift in [2, 33] and a recurrent one of 33 or more,
+ * ORing into the caller's `miss` (rnnse_requant_le33). */
+#define PAIR_LE33(a, ma, sa, b, mb, sb) rnnse_requant2_sat16_le33(a, ma, sa, b, mb, sb, &miss)
+
+/* Gate pre-activations of a unit whose shifts none of the inline forms takes, or whose input
+ * accumulators turned out too wide for rnnse_requant_le33 (then its dot products are computed
+ * again): out of line, off the hot path. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -87,16 +92,25 @@ RNNSE_ALWAYS_INLINE void lstm_int8_slice(const rnnse_layer_t *L, const lstm_cons
         for (r = 0; r < n; r++) {
             const int8_t *rec = (const int8_t *)tile + (size_t)r * rec_bytes;
             const uint8_t *t = (const uint8_t *)rec + 4 * row;
-            if (RNNSE_LIKELY(rnnse_shifts_gt32(rnnse_rec_u32(t + T_SX), 0x80808080u) &&
-                             rnnse_shifts_gt32(rnnse_rec_u32(t + T_SH), 0x80808080u))) {
+            uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
+            if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, 0x80808080u) && rnnse_shifts_gt32(sh, 0x80808080u))) {
                 int32_t ax[4], ah[4];
                 rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
                 p[u][0] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 0);
                 p[u][1] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 1);
                 p[u][2] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 2);
                 p[u][3] = GATE(rnnse_requant2_sat16_gt32, ax, ah, t, 3);
-            } else if (rnnse_shifts_ge32(rnnse_rec_u32(t + T_SX), 0x80808080u) &&
-                       rnnse_shifts_ge32(rnnse_rec_u32(t + T_SH), 0x80808080u)) {
+            } else if (rnnse_shifts_le33(sx, 0x80808080u) && rnnse_shifts_gt32(sh, 0x80808080u)) {
+                /* small input shifts (a first layer): one flag for the four gates, no branch per gate */
+                int32_t ax[4], ah[4];
+                uint32_t miss = 0;
+                rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
+                p[u][0] = GATE(PAIR_LE33, ax, ah, t, 0);
+                p[u][1] = GATE(PAIR_LE33, ax, ah, t, 1);
+                p[u][2] = GATE(PAIR_LE33, ax, ah, t, 2);
+                p[u][3] = GATE(PAIR_LE33, ax, ah, t, 3);
+                if (miss) lstm_gates_any(rec, row, x, (int)k4, h, (int)h4, p[u]);
+            } else if (rnnse_shifts_ge32(sx, 0x80808080u) && rnnse_shifts_ge32(sh, 0x80808080u)) {
                 int32_t ax[4], ah[4];
                 rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
                 p[u][0] = GATE(rnnse_requant2_sat16_ge32, ax, ah, t, 0);

@@ -29,7 +29,9 @@ int rnnse_harness_act(int fn, const float *x, float *y, int n);
  * forms take their second operand from entry n + i): form 0 rnnse_requant, 1 rnnse_requant_wide,
  * 2 rnnse_requant_ge32, 3 rnnse_requant_le32, 4 rnnse_requant_small (k = 33 - shift), 5
  * rnnse_requant2_sat16, 6 rnnse_requant2_sat16_ge32, 7 rnnse_requant2_sat16_gt32, 8 rnnse_add_sat
- * to [-32768, 32767], 9 rnnse_shifts_ge32 (acc: shift bytes, mult: mask), 10 rnnse_shifts_gt32.
+ * to [-32768, 32767], 9 rnnse_shifts_ge32 (acc: shift bytes, mult: mask), 10 rnnse_shifts_gt32,
+ * 11 rnnse_requant_bounded, 12 rnnse_requant2_sat16_bounded, 13 rnnse_requant_le33 and 14
+ * rnnse_requant2_sat16_le33 (INT32_MIN where they report a miss), 15 rnnse_shifts_le33.
  * The caller meets each form's preconditions. Returns 0 or RNNSE_ERR_ARG. */
 int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, const int32_t *shift, int32_t *out,
                           int n);

@@ -112,7 +112,8 @@ static inline int32_t rnnse_rshr(int32_t x, int s) { return (x + (1 << (s - 1)))
  *     otherwise r saturates to the side of h2's sign.
  *   Scaling: requant(acc, M, S) = requant(acc * 2^k, M, S + k) whenever acc * 2^k fits int32 (both
  *     the product and the rounding constant gain the factor 2^k), which lets a kernel whose
- *     accumulator is known to be small move a shift S <= 32 to 33 (rnnse_requant_small).
+ *     accumulator is known to be small move a shift S <= 32 to 33 (rnnse_requant_small), or one
+ *     that checks the accumulator as it goes (rnnse_requant_le33).
  *
  *   32 <= S <= 62 in one form (rnnse_requant_ge32): with e = 1 when S == 32, else 0, and
  *     q = floor(acc * (M * 2^e) / 2^32) (M * 2^e < 2^32: a signed-by-unsigned high product),
@@ -138,8 +139,8 @@ RNNSE_ALWAYS_INLINE int32_t rnnse_requant(int32_t acc, int32_t mult, int shift)
 
 /* requant for any shift, fast also for shifts below 33 when the accumulator is small: with
  * k = 33 - S (2 <= S <= 32), requant(acc, M, S) = requant(acc * 2^k, M, 33) (the scaling above)
- * whenever -2^(31-k) <= acc < 2^(31-k); otherwise the out-of-line form. For the small-shift paths
- * of the recurrent kernels, whose input accumulators are K x 127 x 128 at most plus the bias. */
+ * whenever -2^(31-k) <= acc < 2^(31-k); otherwise the out-of-line form. For the general paths of
+ * the recurrent kernels (units that none of their inline forms takes). */
 RNNSE_ALWAYS_INLINE int32_t rnnse_requant_bounded(int32_t acc, int32_t mult, int shift)
 {
     if (shift > 32) return rnnse_fx_rshr(rnnse_fx_mulh(acc, mult), shift - 32);
@@ -196,6 +197,56 @@ static inline int rnnse_requant_small_k(int shift, int bits)
 RNNSE_ALWAYS_INLINE int32_t rnnse_requant_small(int32_t acc, int32_t mult, int k)
 {
     return rnnse_fx_rshr(rnnse_fx_mulh((int32_t)((uint32_t)acc << k), mult), 1);
+}
+
+/*
+ * requant for 2 <= S <= 33 without a branch, for the recurrent kernels' small input shifts (a first
+ * layer fed by an FC layer: its x steps are coarse, so its shifts are about 28-33):
+ *
+ *   With k = 33 - S (0 <= k <= 31) and a = (int32)(acc << k) (the low 32 bits of acc * 2^k):
+ *   - if acc * 2^k fits int32, a = acc * 2^k and requant(acc, M, S) = requant(a, M, 33) (the scaling
+ *     above) = rnnse_fx_rshr(mulh(a, M), 1) (the S >= 33 case), within [-2^29, 2^29];
+ *   - a >> k == acc exactly when acc * 2^k fits int32: if it fits, a >> k = floor(acc * 2^k / 2^k) =
+ *     acc; conversely a >> k lies in [-2^(31-k), 2^(31-k)) for every int32 a, so an acc equal to it
+ *     has |acc * 2^k| within the int32 range.
+ *   So *miss |= (a >> k) ^ acc leaves *miss at 0 exactly when the result is requant(acc, M, S).
+ *   A kernel runs all gates of a unit this way, ORing their misses into one flag, tests the flag
+ *   once per unit and recomputes the unit by the general form when it is set. The x accumulators
+ *   of a layer are at most |b| + 127 * 128 * K4 in magnitude (weights within [-127, 127], inputs
+ *   within [-128, 127]): about 2^22 + |b| for K4 = 256, against the 2^(S-2) = 2^26 that S = 28
+ *   allows, so with the shipped models' shifts and biases the flag stays 0.
+ * Over the S >= 33 form this costs the left shift (and its count) and a three-instruction check,
+ * and no branch.
+ * Tested against Python integers (tests/test_kernels_fixed.py); on pulp-open its building blocks
+ * are rnnse_requant_small's, and the network tests check the first layers that use it.
+ */
+RNNSE_ALWAYS_INLINE int32_t rnnse_requant_le33(int32_t acc, int32_t mult, int shift, uint32_t *miss)
+{
+    int k = 33 - shift;
+    int32_t a = (int32_t)((uint32_t)acc << k);
+    *miss |= (uint32_t)((a >> k) ^ acc);
+    return rnnse_fx_rshr(rnnse_fx_mulh(a, mult), 1);
+}
+
+/* sat16(requant(a, ma, sa) + requant(b, mb, sb)) for 2 <= sa <= 33 <= sb (the input part through
+ * rnnse_requant_le33, *miss as there): both results lie within [-2^29 - 1, 2^29 + 1], so the int32
+ * sum is exact. */
+RNNSE_ALWAYS_INLINE int32_t rnnse_requant2_sat16_le33(int32_t a, int32_t ma, int sa, int32_t b, int32_t mb, int sb,
+                                                      uint32_t *miss)
+{
+    return rnnse_fx_clip16(rnnse_requant_le33(a, ma, sa, miss) + rnnse_fx_rshr(rnnse_fx_mulh(b, mb), sb - 32));
+}
+
+/* Whether the shift bytes of w selected by mask (0x80 in each byte to test, the low bytes of the
+ * word) all lie in [2, 33] (rnnse_requant_le33's range), at once: a byte b <= 129 gives
+ * b + 126 <= 255 (no carry), whose top three bits are 100 exactly when 2 <= b <= 33 (b + 126 in
+ * [128, 159]); a byte b >= 130 leaves b - 130 < 128 (top bit clear: it fails) and a carry that
+ * changes only the bytes above it (which does not matter then). m3: the top three bits of each
+ * selected byte. */
+static inline int rnnse_shifts_le33(uint32_t w, uint32_t mask)
+{
+    uint32_t m3 = mask | mask >> 1 | mask >> 2;
+    return ((w + 0x7E7E7E7Eu) & m3) == mask;
 }
 
 /* The 64-bit form of requant, as docs/numerics.md writes it (reference of the tests). */
