@@ -236,6 +236,12 @@ static void fixed_team(void *arg)
                 if (s >= 32) *bad += rnnse_requant_ge32(a, m, s) != w;
                 if (s <= 32) *bad += rnnse_requant_le32(a, m, s) != w;
                 if (kk >= 0 && kk <= 31 && (a >> (31 - kk)) == 0 - (a < 0)) *bad += rnnse_requant_small(a, m, kk) != w;
+                if (s >= 2 && s <= 33) {   /* no miss exactly when a * 2^kk fits, and then the result */
+                    uint32_t miss = 0;
+                    int32_t r = rnnse_requant_le33(a, m, s, &miss);
+                    int fits = kk == 0 || (a >> (31 - kk)) == 0 - (a < 0);
+                    *bad += (miss == 0) != fits || (fits && r != w);
+                }
                 *bad += rnnse_requant2_sat16(a, m, s, b, mb, sb) != wide_pair_sat16(a, m, s, b, mb, sb);
                 if (s >= 32 && sb >= 32)
                     *bad += rnnse_requant2_sat16_ge32(a, m, s, b, mb, sb) != wide_pair_sat16(a, m, s, b, mb, sb);
