@@ -46,6 +46,28 @@ def make_small_models(tmp_path_factory):
     return out
 
 
+def golden_orders(q):
+    """The golden model at both ends of its FP16 summation-order band (docs/numerics.md,
+    "End-to-end tolerance"): FP32 sums in BLAS order, then order-independent sums (lazily)."""
+    from rnnse.quant import GoldenModel
+
+    yield GoldenModel(q)
+    yield GoldenModel(q, accum="fp64")
+
+
+def check_fp16_masks(got, refs, what=""):
+    """Masks of an FP16 or mixed network within the spec's tolerance of one of the golden
+    model's orders (refs: their masks, in golden_orders' order, consumed lazily); returns the
+    index of the first that holds them."""
+    worst = []
+    for i, ref in enumerate(refs):
+        d = np.abs(np.asarray(got, np.float64) - ref)
+        if d.max() <= MASK_MAX and d.mean() <= MASK_MEAN:
+            return i
+        worst.append((float(d.max()), float(d.mean())))
+    raise AssertionError(f"{what}: masks outside the FP16 tolerance of every golden order (max, mean): {worst}")
+
+
 def check_against_golden(qmodel_path, result, pcm, exact_masks: bool):
     """A DEBUG stream's masks against the golden model fed with the firmware's own magnitudes
     (identical, or within the FP16 tolerance), and its audio within the on-device chain's bound of
@@ -53,18 +75,18 @@ def check_against_golden(qmodel_path, result, pcm, exact_masks: bool):
     from rnnse.quant import QuantizedModel
 
     q = QuantizedModel.load(qmodel_path)
-    out, masks = R.golden_stream(q, pcm, mags=result.mags)
     if exact_masks:
+        out, masks = R.golden_stream(q, pcm, mags=result.mags)
         np.testing.assert_array_equal(result.masks, masks)
     else:
-        d = np.abs(result.masks - masks)
-        if not (d.max() <= MASK_MAX and d.mean() <= MASK_MEAN):
-            # the other end of the golden model's summation-order band (docs/numerics.md)
-            from rnnse.quant import GoldenModel
+        streams = []
 
-            out, masks = R.golden_stream(GoldenModel(q, accum="fp64"), pcm, mags=result.mags)
-            d = np.abs(result.masks - masks)
-        assert d.max() <= MASK_MAX and d.mean() <= MASK_MEAN, (d.max(), d.mean())
+        def masks_of_each_order():
+            for g in golden_orders(q):
+                streams.append(R.golden_stream(g, pcm, mags=result.mags))
+                yield streams[-1][1]
+
+        out, masks = streams[check_fp16_masks(result.masks, masks_of_each_order())]
     # audio: the firmware's output against the Python chain with the firmware's own masks
     ref, _ = R.chain_stream(pcm, result.masks)
     diff = np.abs(result.audio.astype(np.float64) - np.clip(ref.astype(np.float64) * 32768, -32768, 32767))

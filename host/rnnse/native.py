@@ -249,20 +249,24 @@ def pack_layer(layer):
 
 
 def conversion_layer(kind: str, n: int, scale, in_type: int, out_type: int):
-    """PackedLayer of a quant (scale = inv_scale: a number, or for quant one per element) or
-    dequant step, as pack_model writes them."""
-    from .export import PackedLayer
+    """PackedLayer of a quant (scale = inv_scale: a number, or one per element) or dequant step;
+    quant steps are packed by the exporter's own code."""
+    from .export import PackedLayer, _pack_quant
+    from .quant.qmodel import Layer
 
-    k = {"quant": QUANT, "dequant": DEQUANT}[kind]
-    pl = PackedLayer(name=kind, kind=k, prec=0, in_type=in_type, out_type=out_type, n_in=n, n_out=n)
-    if np.ndim(scale) == 0:
-        pl.scale = float(np.float32(scale))
-    else:
-        inv = np.asarray(scale, "<f4")
-        if kind != "quant" or inv.shape != (n,):
-            raise ValueError(f"a per-element scale needs a quant step and {n} values, got {kind} {inv.shape}")
-        pl.records, pl.rec_bytes = inv.tobytes(), 4
-    return pl
+    if kind == "quant":
+        per_element = np.ndim(scale) > 0
+        lay = Layer("quant", "quant", "", {"inv_scale": np.asarray(scale, np.float32)} if per_element else {},
+                    {} if per_element else {"inv_scale": float(scale)})
+        f = _pack_quant(lay, in_type, n)
+        records = f.pop("records", None)
+        pl = PackedLayer(name=kind, kind=QUANT, prec=0, **f)
+        if records is not None:
+            pl.records, pl.rec_bytes = records.tobytes(), records.shape[1]
+        pl.out_type = out_type
+        return pl
+    return PackedLayer(name=kind, kind=DEQUANT, prec=0, in_type=in_type, out_type=out_type, n_in=n, n_out=n,
+                       scale=float(np.float32(scale)))
 
 
 def _as_packed_model(model):
