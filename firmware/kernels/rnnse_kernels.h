@@ -29,6 +29,12 @@ int rnnse_slice(int n, int core, int ncores, int *first);
 
 /* Double-buffered stream of a core's records: the next tile's DMA runs while the current one
  * is used. With tiles->in_place the records are read where they are (one tile, no DMA). */
+typedef struct rnnse_stream_slot {
+    uint8_t *buf;             /* L1 tile buffer */
+    int cnt;                  /* records of the tile in it */
+    plat_dma_t dma;
+} rnnse_stream_slot_t;
+
 typedef struct rnnse_stream {
     const uint8_t *src;       /* L2 address of the core's first record */
     const uint8_t *next;      /* L2 address of the next record to start */
@@ -37,11 +43,9 @@ typedef struct rnnse_stream {
     int tile_rec;             /* records per tile */
     int to_start;             /* records whose DMA is still to be started */
     int left;                 /* records still to be handed out */
-    int cur;                  /* buffer index of the next tile to hand out */
     int in_place;             /* records read in place (no DMA) */
-    int cnt[2];               /* records of the tile in each buffer */
-    uint8_t *buf[2];
-    plat_dma_t dma[2];
+    rnnse_stream_slot_t slot[2];
+    rnnse_stream_slot_t *cur; /* the slot of the next tile to hand out */
 } rnnse_stream_t;
 
 /* Records per tile for this context and record size (0: a record does not fit a buffer). */
@@ -49,9 +53,43 @@ int rnnse_tile_records(const rnnse_tiles_t *tiles, uint32_t rec_bytes);
 /* Open the stream of records [first, first+count) of `rec` and start the first DMA. */
 void rnnse_stream_open(rnnse_stream_t *s, const rnnse_tiles_t *tiles, const void *rec, uint32_t rec_bytes,
                        int first, int count);
+
+/* Start the DMA of the next tile (if any records are left to start) into `slot`. */
+static inline void rnnse_stream_start(rnnse_stream_t *s, rnnse_stream_slot_t *slot)
+{
+    int n = s->to_start;
+    uint32_t bytes;
+    if (n <= 0) return;
+    if (n > s->tile_rec) n = s->tile_rec;
+    bytes = (uint32_t)n * s->rec_bytes;
+    slot->cnt = n;
+    plat_dma_start(&slot->dma, slot->buf, s->next, bytes);
+    s->next += bytes;
+    s->to_start -= n;
+}
+
 /* Start the next tile's DMA, wait for the current tile and return it (L1), with its record
- * count in *count; NULL when the slice is finished. */
-const uint8_t *rnnse_stream_next(rnnse_stream_t *s, int *count);
+ * count in *count; NULL when the slice is finished. Inline, as is the port's DMA where it can
+ * be (PLAT_DMA_INLINE): on 8 cores an LSTM-256 tile is one record, so this runs once per unit. */
+static inline const uint8_t *rnnse_stream_next(rnnse_stream_t *s, int *count)
+{
+    rnnse_stream_slot_t *slot = s->cur, *other;
+    int n = s->left;
+    if (n <= 0) return NULL;
+    if (s->in_place) {               /* the whole slice as one tile, read where it is */
+        s->left = 0;
+        *count = n;
+        return s->src;
+    }
+    other = slot == &s->slot[0] ? &s->slot[1] : &s->slot[0];
+    n = slot->cnt;
+    rnnse_stream_start(s, other);    /* next tile into the other buffer, overlapping this one */
+    plat_dma_wait(&slot->dma);
+    s->left -= n;
+    s->cur = other;
+    *count = n;
+    return slot->buf;
+}
 
 /* FP16 layer output rounding: nearest even, overflow saturates to +-65504. */
 static inline rnnse_f16_t rnnse_f16_out(float v)

@@ -43,11 +43,17 @@ typedef struct plat_dma {
     size_t bytes;
     int pending;        /* nonzero between start and wait (a port may keep its transfer ids here) */
 } plat_dma_t;
-/* Start copying bytes from src (L2) to dst (L1). The destination must not be read before
- * plat_dma_wait() returns: the host port poisons it to catch that. */
+/* plat_dma_start: start copying bytes from src (L2) to dst (L1). The destination must not be
+ * read before plat_dma_wait() returns: the host port poisons it to catch that.
+ * plat_dma_wait: block until the transfer has completed.
+ * A port whose start and wait are a few instructions defines PLAT_DMA_INLINE and gives them as
+ * inline functions in its plat_dma_inline.h (the kernels call them once per weight tile). */
+#ifdef PLAT_DMA_INLINE
+#include "plat_dma_inline.h"
+#else
 void plat_dma_start(plat_dma_t *t, void *dst, const void *src, size_t bytes);
-/* Block until the transfer has completed. */
 void plat_dma_wait(plat_dma_t *t);
+#endif
 
 /* ---- L1 scratch arena --------------------------------------------------------------------- */
 /* Allocate from the L1 arena (16-byte aligned); NULL when the budget would be exceeded. */
