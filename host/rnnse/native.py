@@ -97,6 +97,7 @@ int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *
 const char *rnnse_simd_name(void);
 const char *rnnse_simd_kernels(void);
 int rnnse_simd_select(const char *name);
+uint64_t rnnse_host_read(const void *p, size_t n, int passes);
 int rnnse_harness_abi(uint32_t *out, int n);
 int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles);
 
@@ -356,6 +357,16 @@ class Library:
             if self.lib.rnnse_simd_select(name.encode()) != 0:
                 raise ValueError(f"{self.variant} library ({self.simd}) cannot use {name!r} on this CPU")
             return old
+
+    def read_bytes(self, buf, passes: int = 1) -> int:
+        """Read every byte of ``buf`` (a contiguous numpy array or bytes) ``passes`` times as fast
+        as this core streams memory (rnnse_host_read, firmware/targets/host/read_floor.c); returns
+        its checksum: over the passes, the sum modulo 2^64 of the little-endian 64-bit words and of
+        the bytes after the last whole word."""
+        if passes < 1:
+            raise ValueError(f"passes must be >= 1, got {passes}")
+        view = self.ffi.from_buffer(buf)
+        return int(self.lib.rnnse_host_read(view, len(view), int(passes)))
 
     @contextlib.contextmanager
     def simd_path(self, name: str):

@@ -164,6 +164,29 @@ class CNet(Contender):
         return us, masks, np.median(np.asarray(phases, np.float64), axis=0) / 1e3
 
 
+class ReadFloor(Contender):
+    """One thread reading a buffer of the model's weight size once per frame (rnnse_host_read):
+    the memory floor of any 1-thread step that reads each weight once per frame."""
+    family = "floor"
+
+    def __init__(self, model, lib, qmodel, scheme):
+        from ..export import pack_model
+
+        super().__init__(f"read the {scheme} weights once", model, 1)
+        self.lib = lib
+        self.nbytes = int(pack_model(qmodel).weight_bytes())
+        self.buf = np.random.default_rng(0).integers(0, 256, self.nbytes, dtype=np.uint8)
+        self.info = {"scheme": scheme, "weight_bytes": self.nbytes}
+
+    def block(self, mags, warm):
+        n = len(mags)
+        self.lib.read_bytes(self.buf, max(warm, 1))
+        t0 = time.perf_counter_ns()
+        self.lib.read_bytes(self.buf, n)
+        us = (time.perf_counter_ns() - t0) / 1e3 / n
+        return np.full(n, us), None, None
+
+
 def _layer_macs(lay) -> int:
     if lay.kind == "fc":
         n, k = lay.w.shape
@@ -544,6 +567,8 @@ def main(argv=None) -> int:
                 for w in args.weights:
                     for t in args.threads:
                         contenders.append(CNet(name, t, slib, q, s, w == "in-place", simd, args.layer_steps))
+            if 1 in args.threads and lib.simd != "portable":
+                contenders.append(ReadFloor(name, lib, q, s))
         if mismatched:
             notes.append(f"{name}: {', '.join(f'quant-{s}.npz' for s, _ in mismatched)} not made from model.pt "
                          f"(fc_in weights differ by up to {max(v for _, v in mismatched):.0%} of their range): the "
@@ -603,7 +628,7 @@ def main(argv=None) -> int:
             c.blocks.append(_median(us))
             if phases is not None:
                 c.layer_blocks.append(phases)
-            if r == 0 and c.model in ref_masks:
+            if r == 0 and c.model in ref_masks and masks is not None:
                 d = np.abs(masks.astype(np.float64) - ref_masks[c.model])
                 c.mask_diff = (float(d.max()), float(d.mean()))
         print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
@@ -630,6 +655,8 @@ def main(argv=None) -> int:
                 layers.append(lt)
                 row["layers_us"] = dict(zip(lt["phases"], lt["us"]))
                 row["rnn_layers_us"] = lt["rnn_us"]
+        elif isinstance(c, ReadFloor):
+            row["macs"] = 0
         else:
             macs = {c2.model: sum(c2.macs.values()) for c2 in contenders if isinstance(c2, CNet)}
             row["macs"] = macs.get(c.model, 0)
@@ -655,6 +682,9 @@ def main(argv=None) -> int:
     print("targets (1 thread):")
     for t in targets:
         print(f"{'PASS' if t['pass'] else 'MISS'}  {t['text']}")
+    floors = _floors(rows, ref)
+    for f in floors:
+        print(f["text"])
     for n in notes:
         print(f"note: {n}")
     result = {"benchmark": "kernels", "frames": args.frames, "repeats": args.repeats, "warmup": args.warmup,
@@ -662,11 +692,31 @@ def main(argv=None) -> int:
               "machine": {**machine, "load_before": load0[0], "load_after": load1[0]},
               "versions": _versions(), "script_trials": script_trials,
               "targets": {"vs_ort_int8": TARGET_VS_ORT_INT8, "vs_eager": TARGET_VS_EAGER,
-                          "int8_vs_fp16_rnn": TARGET_INT8_VS_FP16, "checks": targets},
+                          "int8_vs_fp16_rnn": TARGET_INT8_VS_FP16, "checks": targets, "floors": floors},
               "elapsed_s": time.time() - t_start, "rows": rows, "layers": layers, "skipped": skipped,
               "notes": notes}
     write_results(args.output, result)
     return 0
+
+
+def _floors(rows: list, ref: dict) -> list:
+    """Per model and scheme: the 1-thread time budget of the PyTorch eager target against the time
+    one thread takes just to read the scheme's weights once (ReadFloor)."""
+    out = []
+    for r in rows:
+        if r.get("family") != "floor" or not r.get("us_per_frame"):
+            continue
+        eager = ref.get((r["model"], "eager"))
+        if not eager:
+            continue
+        budget = eager / TARGET_VS_EAGER
+        floor = r["us_per_frame"]
+        out.append({"model": r["model"], "scheme": r["scheme"], "weight_bytes": r["weight_bytes"],
+                    "floor_us": floor, "budget_us": budget, "max_vs_eager": eager / floor,
+                    "text": f"floor: {r['model']} {r['scheme']}: reading its {r['weight_bytes'] / 1e6:.2f} MB of "
+                            f"weights once takes {floor:.1f} us on one thread, against {budget:.1f} us for "
+                            f"{TARGET_VS_EAGER:.0f}x PyTorch eager: at most {eager / floor:.1f}x on one thread"})
+    return out
 
 
 def _targets(rows: list, layers: list) -> list:
