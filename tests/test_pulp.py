@@ -81,7 +81,8 @@ def test_platform_checks(builds):
     res = G.run_elf(builds()["platform_test"], timeout=300)
     checks, measures = G.parse_checks(res.output)
     assert res.trap() is None, res.trap()
-    for name in ("boot", "team", "dma", "float", "sdot", "fdot", "activations", "fixed", "fpscalar", "dsp"):
+    for name in ("boot", "team", "dma", "dma_off", "dma_fc", "float", "sdot", "fdot", "activations", "fixed",
+                 "fpscalar", "dsp"):
         assert name in checks, f"{name}: no result in the output:\n{res.output[-2000:]}"
         assert checks[name][0], f"{name}: {checks[name][1]}"
     assert res.status == 0 and "failures: 0" in res.output

@@ -3,6 +3,8 @@
  *   boot        FC runs main, the cluster answers forks
  *   team        plat_core_id / plat_num_cores / barriers on 1..8 cores (rnnse_harness_team)
  *   dma         every core copies its own L2 block into L1 with two transfers in flight
+ *   dma_off     with transfers turned off (measurements) a start copies nothing, leaves no id
+ *   dma_fc      a transfer started by the FC is a copy done at start
  *   float       soft-float entry points on the FPU against IEEE results computed on the host
  *   sdot        the Xpulp int8 dot products (rows and gate forms) against the portable C ones;
  *               the FP16 ones against the portable order within the FP32 summation bound
@@ -118,6 +120,33 @@ static void check_dma(void)
     check("dma", bad == 0, "L1 copy differs from L2");
     pulp_printf("measure: dma_bytes %u dma_cycles %u\n", (unsigned)(PLAT_MAX_CORES * 2 * DMA_BLOCK),
                 (unsigned)j.cycles[0]);
+
+    /* the cases plat_dma_inline.h hands to dma.c: transfers turned off copy nothing and leave
+     * nothing pending; on the FC the copy is done at start */
+    {
+        plat_dma_t d;
+        uint8_t *dst = (uint8_t *)plat_l1_alloc(DMA_BLOCK);
+        int off_bad = 0, fc_bad = 0;
+        if (!dst) {
+            check("dma", 0, "L1 arena too small");
+            return;
+        }
+        memset(dst, 0xA5, DMA_BLOCK);
+        pulp_dma_set_enabled(0);
+        plat_dma_start(&d, dst, l2_src[0][0], DMA_BLOCK);
+        if (d.pending != 0) off_bad++;
+        plat_dma_wait(&d);
+        pulp_dma_set_enabled(1);
+        for (i = 0; i < DMA_BLOCK; i++)
+            if (dst[i] != 0xA5) off_bad++;
+        check("dma_off", off_bad == 0, "a transfer turned off copied or left ids pending");
+        plat_dma_start(&d, dst, l2_src[1][1], DMA_BLOCK);
+        if (d.pending != 0) fc_bad++;
+        plat_dma_wait(&d);
+        for (i = 0; i < DMA_BLOCK; i++)
+            if (dst[i] != l2_src[1][1][i]) fc_bad++;
+        check("dma_fc", fc_bad == 0, "a transfer started by the FC differs from its source");
+    }
     plat_l1_reset();
 }
 
