@@ -1,5 +1,5 @@
-"""``rnnse enhance IN.wav -o OUT.wav --target host|virt|serial:PORT[@BAUD]|URL``: enhance a file on
-the firmware, streaming it hop by hop over the protocol of docs/protocol.md."""
+"""``rnnse enhance IN.wav -o OUT.wav --target host|virt|gvsoc|serial:PORT[@BAUD]|URL``: enhance a
+file on the firmware, streaming it hop by hop over the protocol of docs/protocol.md."""
 from __future__ import annotations
 
 import argparse
