@@ -46,7 +46,9 @@ def git_commit() -> dict:
 
 
 def write_results(path: str, doc: dict, file=sys.stdout) -> None:
-    """Write a benchmark's JSON record (creating its folder) and say where."""
+    """Write a benchmark's JSON record (creating its folder; with the checkout's commit under
+    ``git`` unless the benchmark set it) and say where."""
+    doc.setdefault("git", git_commit())
     d = os.path.dirname(path)
     if d:
         os.makedirs(d, exist_ok=True)
