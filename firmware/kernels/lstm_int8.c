@@ -16,6 +16,7 @@ typedef struct {
     int32_t c_mult, c_shift, ct_mult, ct_shift;
     int ct_k;        /* >= 0: c -> Q3.12 by rnnse_requant_small (|c| < 2^8 or 2^16), else requant */
     int mode, c16;
+    int cells8;      /* the SIMD path's 8-unit cells take these constants (shifts in [1, 62]) */
 } lstm_consts_t;
 
 /* The gate arguments of rnnse_requant2_sat16[_gt32, _ge32, _le33]: x part (with the bias) and h
@@ -56,12 +57,44 @@ static void lstm_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k
     for (g = 0; g < 4; g++) p[g] = GATE(rnnse_requant2_sat16_bounded, ax, ah, t, g);
 }
 
+#ifdef RNNSE_SIMD_HAS_LSTM_GATES2
+/* Gate pre-activations of the unit of rec and of the next record, two at a time through the SIMD
+ * path (rnnse_lstm_gates2), when both units' shifts suit one of its forms; 0: none computed. */
+RNNSE_ALWAYS_INLINE int lstm_pair(const int8_t *rec, uint32_t rec_bytes, const uint8_t *t, uint32_t sx, uint32_t sh,
+                                  size_t row, const int8_t *x, uint32_t k4, const int8_t *h, uint32_t h4, int32_t *p0,
+                                  int32_t *p1)
+{
+    const int8_t *rec1 = rec + rec_bytes;
+    const uint8_t *t1 = t + rec_bytes;
+    uint32_t sx1 = rnnse_rec_u32(t1 + T_SX), sh1 = rnnse_rec_u32(t1 + T_SH);
+    int32_t ax0[4], ah0[4], ax1[4], ah1[4];
+    int le33;
+    if (!rnnse_shifts_gt32(sh, 0x80808080u) || !rnnse_shifts_gt32(sh1, 0x80808080u)) return 0;
+    if (rnnse_shifts_gt32(sx, 0x80808080u) && rnnse_shifts_gt32(sx1, 0x80808080u)) le33 = 0;
+    else if (rnnse_shifts_le33(sx, 0x80808080u) && rnnse_shifts_le33(sx1, 0x80808080u)) le33 = 1;
+    else return 0;
+    rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax0, ah0);
+    rnnse_dot_s8_gates(rec1, row, 4, x, (int)k4, h, (int)h4, ax1, ah1);
+    if (rnnse_lstm_gates2(ax0, ah0, t, ax1, ah1, t1, T_B, T_MX, T_MH, T_SX, T_SH, le33, p0, p1)) {
+        lstm_gates_any(rec, row, x, (int)k4, h, (int)h4, p0);      /* an input accumulator too wide */
+        lstm_gates_any(rec1, row, x, (int)k4, h, (int)h4, p1);
+    }
+    return 1;
+}
+#endif
+
 /* Cell updates of units [j, j + n) from their gate pre-activations. */
 RNNSE_ALWAYS_INLINE void lstm_cells(const lstm_consts_t *k, const int32_t (*p)[4], int j, int n, int8_t *h_out,
                                     void *c, const int mode, const int c16)
 {
-    int u;
-    for (u = 0; u < n; u++, j++) {
+    int u = 0;
+#ifdef RNNSE_SIMD_HAS_LSTM_CELLS8
+    if (k->cells8)
+        for (; u + 8 <= n; u += 8)
+            rnnse_lstm_cells8(p + u, j + u, h_out, c, k->sig, k->tnh, mode == RNNSE_TABLE_NEAREST, c16, k->c_mult,
+                              k->c_shift, k->ct_mult, k->ct_shift);
+#endif
+    for (j += u; u < n; u++, j++) {
         int32_t cj = c16 ? ((int16_t *)c)[j] : ((int8_t *)c)[j];
         h_out[j] = (int8_t)lstm_cell(k, p[u], &cj, mode, c16);
         if (c16) ((int16_t *)c)[j] = (int16_t)cj;
@@ -93,6 +126,17 @@ RNNSE_ALWAYS_INLINE void lstm_int8_slice(const rnnse_layer_t *L, const lstm_cons
             const int8_t *rec = (const int8_t *)tile + (size_t)r * rec_bytes;
             const uint8_t *t = (const uint8_t *)rec + 4 * row;
             uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
+#ifdef RNNSE_SIMD_HAS_LSTM_GATES2
+            if (r + 1 < n && u + 2 <= CHUNK && lstm_pair(rec, rec_bytes, t, sx, sh, row, x, k4, h, h4, p[u], p[u + 1])) {
+                r++;                    /* two units at once in the SIMD path's gate form */
+                if ((u += 2) == CHUNK) {
+                    lstm_cells(k, (const int32_t(*)[4])p, j, u, h_out, c, mode, c16);
+                    j += u;
+                    u = 0;
+                }
+                continue;
+            }
+#endif
             if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, 0x80808080u) && rnnse_shifts_gt32(sh, 0x80808080u))) {
                 int32_t ax[4], ah[4];
                 rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax, ah);
@@ -144,6 +188,8 @@ void rnnse_lstm_int8(const rnnse_layer_t *L, const rnnse_ctx_t *ctx, const int8_
     k.mode = (int)L->table_mode;
     k.c16 = L->c_bits == 16;
     k.ct_k = rnnse_requant_small_k(L->ct_shift, k.c16 ? 16 : 8);
+    k.cells8 = k.c_shift >= 1 && k.c_shift <= 62 && k.ct_shift >= 1 && k.ct_shift <= 62 && k.c_mult >= 0 &&
+               k.ct_mult >= 0;
     if (k.mode == RNNSE_TABLE_NEAREST) {
         if (k.c16) lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_NEAREST, 1);
         else lstm_int8_slice(L, &k, &ctx->tiles, x, h, h_out, c, RNNSE_TABLE_NEAREST, 0);

@@ -600,6 +600,195 @@ static inline void rnnse_tanh_f32x8(float *v)
     _mm256_storeu_ps(v, _mm256_or_ps(p, sign));
 }
 
+/* ---- INT8 recurrent cells, 8 units at a time (docs/numerics.md "LSTM (int8)") ----------------
+ * The same integers as the scalar code of the kernels (rnnse_scalar.h), in 32-bit lanes; the
+ * requantizations, whose products need 64 bits, in the even and odd lanes' 64-bit halves.
+ * Tables: 257 int16 entries; a gather reads 32 bits, so an index i reads t[i] and t[i + 1]
+ * and the last entry is read as the upper half of t[255..256] (nothing beyond the table). */
+#define RNNSE_SIMD_HAS_LSTM_CELLS8 1
+#define RNNSE_SIMD_HAS_LSTM_GATES2 1
+
+/* t[idx] for idx in [0, 256] */
+static inline __m256i rnnse_avx2_lut(const int16_t *t, __m256i idx)
+{
+    __m256i last = _mm256_srli_epi32(idx, 8);                               /* 1 where idx == 256 */
+    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)t, _mm256_sub_epi32(idx, last), 2);
+    __m256i up = _mm256_sub_epi32(_mm256_set1_epi32(16), _mm256_slli_epi32(last, 4));
+    return _mm256_srai_epi32(_mm256_sllv_epi32(v, up), 16);
+}
+
+/* t[i] + rshr((t[i + 1] - t[i]) * f, bits) for i in [0, 255] */
+static inline __m256i rnnse_avx2_lut_lerp(const int16_t *t, __m256i i, __m256i f, int bits)
+{
+    __m256i v = _mm256_i32gather_epi32((const int *)(const void *)t, i, 2);
+    __m256i lo = _mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16), hi = _mm256_srai_epi32(v, 16);
+    __m256i d = _mm256_mullo_epi32(_mm256_sub_epi32(hi, lo), f);
+    return _mm256_add_epi32(lo, _mm256_srai_epi32(_mm256_add_epi32(d, _mm256_set1_epi32(1 << (bits - 1))), bits));
+}
+
+/* rnnse_sig_lookup / rnnse_tanh_lookup of 8 values in the int16 range */
+static inline __m256i rnnse_avx2_sig(__m256i p, const int16_t *t, int nearest)
+{
+    __m256i u = _mm256_add_epi32(p, _mm256_set1_epi32(32768));
+    if (nearest) return rnnse_avx2_lut(t, _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(128)), 8));
+    return rnnse_avx2_lut_lerp(t, _mm256_srli_epi32(u, 8), _mm256_and_si256(u, _mm256_set1_epi32(255)), 8);
+}
+
+static inline __m256i rnnse_avx2_tanh(__m256i p, const int16_t *t, int nearest)
+{
+    __m256i u = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(p, _mm256_set1_epi32(-16384)),
+                                                  _mm256_set1_epi32(16383)),
+                                 _mm256_set1_epi32(16384));
+    if (nearest) return rnnse_avx2_lut(t, _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(64)), 7));
+    return rnnse_avx2_lut_lerp(t, _mm256_srli_epi32(u, 7), _mm256_and_si256(u, _mm256_set1_epi32(127)), 7);
+}
+
+/* (a * b + 2^(s-1)) >> s for products within int32 (rnnse_fx_mul_rshr15 / 23) */
+static inline __m256i rnnse_avx2_mul_rshr(__m256i a, __m256i b, int s)
+{
+    return _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(a, b), _mm256_set1_epi32(1 << (s - 1))), s);
+}
+
+/* the 64-bit lanes q >> s (arithmetic), s the count in cnt */
+static inline __m256i rnnse_avx2_sra64(__m256i q, __m128i cnt)
+{
+    __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), q);
+    return _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(q, sign), cnt), sign);
+}
+
+/* sat32 of the 64-bit lanes */
+static inline __m256i rnnse_avx2_sat32_64(__m256i q)
+{
+    const __m256i hi = _mm256_set1_epi64x(INT32_MAX), lo = _mm256_set1_epi64x(INT32_MIN);
+    q = _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
+    return _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
+}
+
+/* requant(acc, mult, shift) = sat32((acc * mult + 2^(shift-1)) >> shift) of 8 values, one mult and
+ * shift (0 <= mult < 2^31, 1 <= shift <= 62): |acc * mult| < 2^62 and the rounding term is at most
+ * 2^61, so the 64-bit sums are exact (the definition of rnnse_requant_wide). */
+static inline __m256i rnnse_avx2_requant(__m256i acc, int32_t mult, int shift)
+{
+    const __m256i m = _mm256_set1_epi32(mult), rnd = _mm256_set1_epi64x((long long)1 << (shift - 1));
+    const __m128i cnt = _mm_cvtsi32_si128(shift);
+    __m256i even = _mm256_mul_epi32(acc, m), odd = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), m);
+    even = rnnse_avx2_sat32_64(rnnse_avx2_sra64(_mm256_add_epi64(even, rnd), cnt));
+    odd = rnnse_avx2_sat32_64(rnnse_avx2_sra64(_mm256_add_epi64(odd, rnd), cnt));
+    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+/* The int32 lanes, already within the int16 range, as 8 int16 values in order. */
+static inline __m128i rnnse_avx2_narrow16(__m256i v)
+{
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08));
+}
+
+/* High 32 bits of the signed 64-bit products of the int32 lanes (rnnse_fx_mulh). */
+static inline __m256i rnnse_avx2_mulh(__m256i a, __m256i b)
+{
+    __m256i even = _mm256_mul_epi32(a, b), odd = _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+    return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+/* (x + 2^(s-1)) >> s per lane, 1 <= s <= 31 (rnnse_fx_rshr; no overflow: the callers' |x| < 2^30) */
+static inline __m256i rnnse_avx2_rshr(__m256i x, __m256i s)
+{
+    __m256i one = _mm256_set1_epi32(1);
+    return _mm256_srav_epi32(_mm256_add_epi32(x, _mm256_sllv_epi32(one, _mm256_sub_epi32(s, one))), s);
+}
+
+/* Two 4-int32 blocks (one per unit) as one vector. */
+static inline __m256i rnnse_avx2_pair(const void *a, const void *b)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
+static inline __m256i rnnse_avx2_pair_u8(const uint8_t *a, const uint8_t *b)
+{
+    uint32_t wa, wb;
+    memcpy(&wa, a, 4);
+    memcpy(&wb, b, 4);
+    return _mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, (int)wb, (int)wa));
+}
+
+/* The four gate pre-activations of two LSTM units (lstm_int8.c): for gate g of unit q, with its
+ * constants b, mult_x, mult_h, shift_x, shift_h at t_q + tb, tmx, tmh (int32[4]) and tsx, tsh
+ * (uint8[4]), out_q[g] = sat16(requant(ax_q[g] + b, mult_x, shift_x) + requant(ah_q[g], mult_h,
+ * shift_h)). Recurrent shifts >= 33 (the multiply-high form); input shifts >= 33 likewise, or,
+ * with le33, in [2, 33] by rnnse_requant_le33's scaling, whose out-of-range flag is returned
+ * (nonzero: the results are not valid, take the general form). The int32 sum of the two parts
+ * is exact (each within [-2^29 - 1, 2^29 + 1]). */
+static inline uint32_t rnnse_lstm_gates2(const int32_t *ax0, const int32_t *ah0, const uint8_t *t0, const int32_t *ax1,
+                                         const int32_t *ah1, const uint8_t *t1, int tb, int tmx, int tmh, int tsx,
+                                         int tsh, int le33, int32_t *out0, int32_t *out1)
+{
+    const __m256i c32 = _mm256_set1_epi32(32);
+    __m256i x = _mm256_add_epi32(rnnse_avx2_pair(ax0, ax1), rnnse_avx2_pair(t0 + tb, t1 + tb));
+    __m256i sx = rnnse_avx2_pair_u8(t0 + tsx, t1 + tsx), sh = rnnse_avx2_pair_u8(t0 + tsh, t1 + tsh);
+    __m256i rh = rnnse_avx2_rshr(rnnse_avx2_mulh(rnnse_avx2_pair(ah0, ah1), rnnse_avx2_pair(t0 + tmh, t1 + tmh)),
+                                 _mm256_sub_epi32(sh, c32));
+    __m256i rx, v, miss = _mm256_setzero_si256();
+    if (le33) {
+        __m256i k = _mm256_sub_epi32(_mm256_set1_epi32(33), sx), a = _mm256_sllv_epi32(x, k);
+        miss = _mm256_xor_si256(_mm256_srav_epi32(a, k), x);
+        rx = rnnse_avx2_rshr(rnnse_avx2_mulh(a, rnnse_avx2_pair(t0 + tmx, t1 + tmx)), _mm256_set1_epi32(1));
+    } else {
+        rx = rnnse_avx2_rshr(rnnse_avx2_mulh(x, rnnse_avx2_pair(t0 + tmx, t1 + tmx)), _mm256_sub_epi32(sx, c32));
+    }
+    v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(rx, rh), _mm256_set1_epi32(-32768)),
+                         _mm256_set1_epi32(32767));
+    _mm_storeu_si128((__m128i *)(void *)out0, _mm256_castsi256_si128(v));
+    _mm_storeu_si128((__m128i *)(void *)out1, _mm256_extracti128_si256(v, 1));
+    return (uint32_t)!_mm256_testz_si256(miss, miss);
+}
+
+/* Cell and output of units [j, j + 8) (lstm_int8.c, lstm_cell) from their gate pre-activations
+ * p[0..8)[4] (Q3.12): updates c (int16 when c16, else int8) and writes h_out. */
+static inline void rnnse_lstm_cells8(const int32_t (*p)[4], int j, int8_t *h_out, void *c, const int16_t *sig,
+                                     const int16_t *tnh, int nearest, int c16, int32_t c_mult, int c_shift,
+                                     int32_t ct_mult, int ct_shift)
+{
+    __m256i a0, a1, a2, a3, t0, t1, t2, t3, i, f, g, o, cv, ig, t;
+    __m128i h16;
+    a0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[0])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)p[4]), 1);
+    a1 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[1])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)p[5]), 1);
+    a2 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[2])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)p[6]), 1);
+    a3 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[3])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)p[7]), 1);
+    t0 = _mm256_unpacklo_epi32(a0, a1);
+    t1 = _mm256_unpacklo_epi32(a2, a3);
+    t2 = _mm256_unpackhi_epi32(a0, a1);
+    t3 = _mm256_unpackhi_epi32(a2, a3);
+    i = rnnse_avx2_sig(_mm256_unpacklo_epi64(t0, t1), sig, nearest);
+    f = rnnse_avx2_sig(_mm256_unpackhi_epi64(t0, t1), sig, nearest);
+    g = rnnse_avx2_tanh(_mm256_unpacklo_epi64(t2, t3), tnh, nearest);
+    o = rnnse_avx2_sig(_mm256_unpackhi_epi64(t2, t3), sig, nearest);
+    if (c16) cv = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)((int16_t *)c + j)));
+    else cv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)((int8_t *)c + j)));
+    /* c' = sat(rshr(f c, 15) + requant(i g)); the requantized term is first clamped to +-2^30, which
+     * keeps the int32 sum exact and, with |rshr(f c, 15)| <= 2^15, the saturated result unchanged */
+    ig = rnnse_avx2_requant(_mm256_mullo_epi32(i, g), c_mult, c_shift);
+    ig = _mm256_min_epi32(_mm256_max_epi32(ig, _mm256_set1_epi32(-(1 << 30))), _mm256_set1_epi32(1 << 30));
+    cv = _mm256_add_epi32(rnnse_avx2_mul_rshr(f, cv, 15), ig);
+    cv = _mm256_min_epi32(_mm256_max_epi32(cv, _mm256_set1_epi32(c16 ? -32768 : -128)),
+                          _mm256_set1_epi32(c16 ? 32767 : 127));
+    h16 = rnnse_avx2_narrow16(cv);
+    if (c16) _mm_storeu_si128((__m128i *)(void *)((int16_t *)c + j), h16);
+    else _mm_storel_epi64((__m128i *)(void *)((int8_t *)c + j), _mm_packs_epi16(h16, h16));
+    /* h' = sat8(rshr(o tanh(sat16(requant(c', ct))), 23)) */
+    t = rnnse_avx2_requant(cv, ct_mult, ct_shift);
+    t = rnnse_avx2_tanh(_mm256_min_epi32(_mm256_max_epi32(t, _mm256_set1_epi32(-32768)), _mm256_set1_epi32(32767)),
+                        tnh, nearest);
+    t = rnnse_avx2_mul_rshr(o, t, 23);
+    t = _mm256_min_epi32(_mm256_max_epi32(t, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
+    h16 = rnnse_avx2_narrow16(t);
+    _mm_storel_epi64((__m128i *)(void *)(h_out + j), _mm_packs_epi16(h16, h16));
+}
+
 #define RNNSE_SIMD_NAME "avx2"
 #elif !defined(RNNSE_SIMD_PORTABLE) && defined(RNNSE_SIMD_XPULP)
 #include "rnnse_simd_xpulp.h"   /* PULP cluster cores: Xpulp SIMD, hardware loops, Zfinx FPU */
