@@ -57,14 +57,43 @@ static void gru_gates_any(const int8_t *rec, size_t row, const int8_t *x, int k4
                                              t[T_SH + 2]), -32768, 32767);
 }
 
+#ifdef RNNSE_SIMD_HAS_GRU_UNITS
+/* Phase 1 of the unit of rec and of the next record, two at a time through the SIMD path
+ * (rnnse_gru_gates2), when both units' shifts suit one of its forms; 0: none computed. */
+RNNSE_ALWAYS_INLINE int gru_pair(const int8_t *rec, uint32_t rec_bytes, const uint8_t *t, uint32_t sx, uint32_t sh,
+                                 size_t row, const int8_t *x, uint32_t k4, const int8_t *h, uint32_t h4, int32_t *q0,
+                                 int32_t *q1)
+{
+    const int8_t *rec1 = rec + rec_bytes;
+    const uint8_t *t1 = t + rec_bytes;
+    uint32_t sx1 = rnnse_rec_u32(t1 + T_SX), sh1 = rnnse_rec_u32(t1 + T_SH);
+    int32_t ax0[4] = {0, 0, 0, 0}, ah0[4] = {0, 0, 0, 0}, ax1[4] = {0, 0, 0, 0}, ah1[4] = {0, 0, 0, 0};
+    int le33;
+    if (!rnnse_shifts_gt32(sh, SHIFT_MASK) || !rnnse_shifts_gt32(sh1, SHIFT_MASK)) return 0;
+    if (rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sx1, SHIFT_MASK)) le33 = 0;
+    else if (rnnse_shifts_le33(sx, SHIFT_MASK) && rnnse_shifts_le33(sx1, SHIFT_MASK)) le33 = 1;
+    else return 0;
+    rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax0, ah0);
+    rnnse_dot_s8_gates(rec1, row, 3, x, (int)k4, h, (int)h4, ax1, ah1);
+    if (rnnse_gru_gates2(ax0, ah0, t, ax1, ah1, t1, T_B, T_BHN, T_MX, T_MH, T_SX, T_SH, le33, q0, q1)) {
+        gru_gates_any(rec, row, x, (int)k4, h, (int)h4, q0);      /* an input accumulator too wide */
+        gru_gates_any(rec1, row, x, (int)k4, h, (int)h4, q1);
+    }
+    return 1;
+}
+#endif
+
 /* Phase 2: h' of units [j, j + n) from their phase-1 values.
  * h' = sat8(rshr((32768 - z) n + z (256 h), 23)) = sat8(rshr(2^15 n + z (256 h - n), 23)) (the same
  * integer; |2^15 n + z (256 h - n)| <= 2^30). */
 RNNSE_ALWAYS_INLINE void gru_outputs(const int16_t *sig, const int16_t *tnh, const int32_t (*q)[4], int j, int n,
                                      const int8_t *h, int8_t *h_out, const int mode)
 {
-    int u;
-    for (u = 0; u < n; u++, j++) {
+    int u = 0;
+#ifdef RNNSE_SIMD_HAS_GRU_UNITS
+    for (; u + 8 <= n; u += 8) rnnse_gru_outputs8(q + u, j + u, h, h_out, sig, tnh, mode == RNNSE_TABLE_NEAREST);
+#endif
+    for (j += u; u < n; u++, j++) {
         int32_t rg = rnnse_sig_lookup(q[u][0], sig, mode), zg = rnnse_sig_lookup(q[u][1], sig, mode);
         int32_t nn = rnnse_tanh_lookup(rnnse_fx_clip16(q[u][2] + rnnse_fx_mul_rshr15(rg, q[u][3])), tnh, mode);
         h_out[j] = (int8_t)rnnse_fx_clip8(rnnse_rshr(nn * 32768 + zg * (h[j] * 256 - nn), 23));
@@ -94,6 +123,17 @@ RNNSE_ALWAYS_INLINE void gru_int8_slice(const rnnse_layer_t *L, const rnnse_ctx_
             const int8_t *rec = (const int8_t *)tile + (size_t)r * rec_bytes;
             const uint8_t *t = (const uint8_t *)rec + 3 * row;
             uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
+#ifdef RNNSE_SIMD_HAS_GRU_UNITS
+            if (r + 1 < n && u + 2 <= CHUNK && gru_pair(rec, rec_bytes, t, sx, sh, row, x, k4, h, h4, q[u], q[u + 1])) {
+                r++;                    /* two units at once in the SIMD path's gate form */
+                if ((u += 2) == CHUNK) {
+                    gru_outputs(ctx->sigmoid_table, ctx->tanh_table, (const int32_t(*)[4])q, j, u, h, h_out, mode);
+                    j += u;
+                    u = 0;
+                }
+                continue;
+            }
+#endif
             if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sh, SHIFT_MASK))) {
                 int32_t ax[3], ah[3];
                 rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax, ah);

@@ -607,6 +607,7 @@ static inline void rnnse_tanh_f32x8(float *v)
  * and the last entry is read as the upper half of t[255..256] (nothing beyond the table). */
 #define RNNSE_SIMD_HAS_LSTM_CELLS8 1
 #define RNNSE_SIMD_HAS_LSTM_GATES2 1
+#define RNNSE_SIMD_HAS_GRU_UNITS 1
 
 /* t[idx] for idx in [0, 256] */
 static inline __m256i rnnse_avx2_lut(const int16_t *t, __m256i idx)
@@ -743,50 +744,113 @@ static inline uint32_t rnnse_lstm_gates2(const int32_t *ax0, const int32_t *ah0,
     return (uint32_t)!_mm256_testz_si256(miss, miss);
 }
 
+/* p[0..8)[4] (unit-major) as four vectors of 8 units: g[k] holds value k of every unit. */
+static inline void rnnse_avx2_units8(const int32_t (*p)[4], __m256i *g)
+{
+    __m256i a0 = rnnse_avx2_pair(p[0], p[4]), a1 = rnnse_avx2_pair(p[1], p[5]);
+    __m256i a2 = rnnse_avx2_pair(p[2], p[6]), a3 = rnnse_avx2_pair(p[3], p[7]);
+    __m256i t0 = _mm256_unpacklo_epi32(a0, a1), t1 = _mm256_unpacklo_epi32(a2, a3);
+    __m256i t2 = _mm256_unpackhi_epi32(a0, a1), t3 = _mm256_unpackhi_epi32(a2, a3);
+    g[0] = _mm256_unpacklo_epi64(t0, t1);
+    g[1] = _mm256_unpackhi_epi64(t0, t1);
+    g[2] = _mm256_unpacklo_epi64(t2, t3);
+    g[3] = _mm256_unpackhi_epi64(t2, t3);
+}
+
+/* Clamp of the int32 lanes to [lo, hi]. */
+static inline __m256i rnnse_avx2_clamp(__m256i v, int32_t lo, int32_t hi)
+{
+    return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
+/* 8 int32 lanes within the int8 range stored as 8 bytes. */
+static inline void rnnse_avx2_store8(int8_t *dst, __m256i v)
+{
+    __m128i h16 = rnnse_avx2_narrow16(v);
+    _mm_storel_epi64((__m128i *)(void *)dst, _mm_packs_epi16(h16, h16));
+}
+
 /* Cell and output of units [j, j + 8) (lstm_int8.c, lstm_cell) from their gate pre-activations
  * p[0..8)[4] (Q3.12): updates c (int16 when c16, else int8) and writes h_out. */
 static inline void rnnse_lstm_cells8(const int32_t (*p)[4], int j, int8_t *h_out, void *c, const int16_t *sig,
                                      const int16_t *tnh, int nearest, int c16, int32_t c_mult, int c_shift,
                                      int32_t ct_mult, int ct_shift)
 {
-    __m256i a0, a1, a2, a3, t0, t1, t2, t3, i, f, g, o, cv, ig, t;
-    __m128i h16;
-    a0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[0])),
-                                 _mm_loadu_si128((const __m128i *)(const void *)p[4]), 1);
-    a1 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[1])),
-                                 _mm_loadu_si128((const __m128i *)(const void *)p[5]), 1);
-    a2 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[2])),
-                                 _mm_loadu_si128((const __m128i *)(const void *)p[6]), 1);
-    a3 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)p[3])),
-                                 _mm_loadu_si128((const __m128i *)(const void *)p[7]), 1);
-    t0 = _mm256_unpacklo_epi32(a0, a1);
-    t1 = _mm256_unpacklo_epi32(a2, a3);
-    t2 = _mm256_unpackhi_epi32(a0, a1);
-    t3 = _mm256_unpackhi_epi32(a2, a3);
-    i = rnnse_avx2_sig(_mm256_unpacklo_epi64(t0, t1), sig, nearest);
-    f = rnnse_avx2_sig(_mm256_unpackhi_epi64(t0, t1), sig, nearest);
-    g = rnnse_avx2_tanh(_mm256_unpacklo_epi64(t2, t3), tnh, nearest);
-    o = rnnse_avx2_sig(_mm256_unpackhi_epi64(t2, t3), sig, nearest);
+    __m256i gate[4], i, f, g, o, cv, ig, t;
+    rnnse_avx2_units8(p, gate);
+    i = rnnse_avx2_sig(gate[0], sig, nearest);
+    f = rnnse_avx2_sig(gate[1], sig, nearest);
+    g = rnnse_avx2_tanh(gate[2], tnh, nearest);
+    o = rnnse_avx2_sig(gate[3], sig, nearest);
     if (c16) cv = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)((int16_t *)c + j)));
     else cv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)((int8_t *)c + j)));
     /* c' = sat(rshr(f c, 15) + requant(i g)); the requantized term is first clamped to +-2^30, which
      * keeps the int32 sum exact and, with |rshr(f c, 15)| <= 2^15, the saturated result unchanged */
-    ig = rnnse_avx2_requant(_mm256_mullo_epi32(i, g), c_mult, c_shift);
-    ig = _mm256_min_epi32(_mm256_max_epi32(ig, _mm256_set1_epi32(-(1 << 30))), _mm256_set1_epi32(1 << 30));
-    cv = _mm256_add_epi32(rnnse_avx2_mul_rshr(f, cv, 15), ig);
-    cv = _mm256_min_epi32(_mm256_max_epi32(cv, _mm256_set1_epi32(c16 ? -32768 : -128)),
-                          _mm256_set1_epi32(c16 ? 32767 : 127));
-    h16 = rnnse_avx2_narrow16(cv);
-    if (c16) _mm_storeu_si128((__m128i *)(void *)((int16_t *)c + j), h16);
-    else _mm_storel_epi64((__m128i *)(void *)((int8_t *)c + j), _mm_packs_epi16(h16, h16));
+    ig = rnnse_avx2_clamp(rnnse_avx2_requant(_mm256_mullo_epi32(i, g), c_mult, c_shift), -(1 << 30), 1 << 30);
+    cv = rnnse_avx2_clamp(_mm256_add_epi32(rnnse_avx2_mul_rshr(f, cv, 15), ig), c16 ? -32768 : -128,
+                          c16 ? 32767 : 127);
+    if (c16) _mm_storeu_si128((__m128i *)(void *)((int16_t *)c + j), rnnse_avx2_narrow16(cv));
+    else rnnse_avx2_store8((int8_t *)c + j, cv);
     /* h' = sat8(rshr(o tanh(sat16(requant(c', ct))), 23)) */
-    t = rnnse_avx2_requant(cv, ct_mult, ct_shift);
-    t = rnnse_avx2_tanh(_mm256_min_epi32(_mm256_max_epi32(t, _mm256_set1_epi32(-32768)), _mm256_set1_epi32(32767)),
-                        tnh, nearest);
-    t = rnnse_avx2_mul_rshr(o, t, 23);
-    t = _mm256_min_epi32(_mm256_max_epi32(t, _mm256_set1_epi32(-128)), _mm256_set1_epi32(127));
-    h16 = rnnse_avx2_narrow16(t);
-    _mm_storel_epi64((__m128i *)(void *)(h_out + j), _mm_packs_epi16(h16, h16));
+    t = rnnse_avx2_tanh(rnnse_avx2_clamp(rnnse_avx2_requant(cv, ct_mult, ct_shift), -32768, 32767), tnh, nearest);
+    rnnse_avx2_store8(h_out + j, rnnse_avx2_clamp(rnnse_avx2_mul_rshr(o, t, 23), -128, 127));
+}
+
+/* Phase 1 of two GRU units (gru_int8.c, GRU_GATES), from their accumulators ax_q[0..3), ah_q[0..3)
+ * and constants at t_q (b int32[3] at tb, b_hn at tbhn, mult_x / mult_h int32[3] at tmx / tmh,
+ * shift_x / shift_h uint8[3] at tsx / tsh): out_q = {sat16(xr_r + hr_r), sat16(xr_z + hr_z), xr_n,
+ * sat16(hr_n)}, with hr_n the requantized ah_q[2] + b_hn. The four values of a unit are computed
+ * as lanes: x part {r, z, n, 0}, h part {r, z, 0, n} (a zero multiplier gives 0). Shift forms and
+ * the returned flag as rnnse_lstm_gates2. */
+static inline uint32_t rnnse_gru_gates2(const int32_t *ax0, const int32_t *ah0, const uint8_t *t0, const int32_t *ax1,
+                                        const int32_t *ah1, const uint8_t *t1, int tb, int tbhn, int tmx, int tmh,
+                                        int tsx, int tsh, int le33, int32_t *out0, int32_t *out1)
+{
+    const __m256i c32 = _mm256_set1_epi32(32), s33 = _mm256_set_epi32(33, 0, 0, 0, 33, 0, 0, 0);
+    const int swap23 = 0xB4;     /* lanes {0, 1, 3, 2} of each unit */
+    __m256i b = rnnse_avx2_pair(t0 + tb, t1 + tb);          /* b_r, b_z, b_n, b_hn */
+    __m256i x = _mm256_blend_epi32(_mm256_add_epi32(rnnse_avx2_pair(ax0, ax1), b), _mm256_setzero_si256(), 0x88);
+    __m256i sx = _mm256_blend_epi32(rnnse_avx2_pair_u8(t0 + tsx, t1 + tsx), s33, 0x88);
+    __m256i mx = _mm256_blend_epi32(rnnse_avx2_pair(t0 + tmx, t1 + tmx), _mm256_setzero_si256(), 0x88);
+    /* h part in lanes {r, z, n}: ah_r, ah_z, ah_n + b_hn, then moved to {r, z, -, n} */
+    __m256i ah = _mm256_add_epi32(rnnse_avx2_pair(ah0, ah1), _mm256_blend_epi32(_mm256_setzero_si256(),
+                                                                                 _mm256_shuffle_epi32(b, 0xFF), 0x44));
+    __m256i hv = _mm256_shuffle_epi32(_mm256_blend_epi32(ah, _mm256_setzero_si256(), 0x88), swap23);
+    __m256i sh = _mm256_shuffle_epi32(_mm256_blend_epi32(rnnse_avx2_pair_u8(t0 + tsh, t1 + tsh), s33, 0x88), swap23);
+    __m256i mh = _mm256_shuffle_epi32(_mm256_blend_epi32(rnnse_avx2_pair(t0 + tmh, t1 + tmh), _mm256_setzero_si256(),
+                                                         0x88), swap23);
+    __m256i rx, rh, v, miss = _mm256_setzero_si256();
+    rh = rnnse_avx2_rshr(rnnse_avx2_mulh(hv, mh), _mm256_sub_epi32(sh, c32));
+    if (le33) {
+        __m256i k = _mm256_sub_epi32(_mm256_set1_epi32(33), sx), a = _mm256_sllv_epi32(x, k);
+        miss = _mm256_xor_si256(_mm256_srav_epi32(a, k), x);
+        rx = rnnse_avx2_rshr(rnnse_avx2_mulh(a, mx), _mm256_set1_epi32(1));
+    } else {
+        rx = rnnse_avx2_rshr(rnnse_avx2_mulh(x, mx), _mm256_sub_epi32(sx, c32));
+    }
+    v = _mm256_blend_epi32(rnnse_avx2_clamp(_mm256_add_epi32(rx, rh), -32768, 32767), rx, 0x44);   /* xr_n unclamped */
+    _mm_storeu_si128((__m128i *)(void *)out0, _mm256_castsi256_si128(v));
+    _mm_storeu_si128((__m128i *)(void *)out1, _mm256_extracti128_si256(v, 1));
+    return (uint32_t)!_mm256_testz_si256(miss, miss);
+}
+
+/* Phase 2 of GRU units [j, j + 8) (gru_int8.c, gru_outputs): h' = sat8(rshr(2^15 n + z (256 h - n), 23))
+ * with r = SIG(q0), z = SIG(q1), n = TANH(sat16(q2 + rshr(r q3, 15))). The int32 arithmetic wraps
+ * as the scalar code's: every product and the final sum lie within int32 (see there). */
+static inline void rnnse_gru_outputs8(const int32_t (*q)[4], int j, const int8_t *h, int8_t *h_out, const int16_t *sig,
+                                      const int16_t *tnh, int nearest)
+{
+    __m256i v[4], rg, zg, nn, hv, d;
+    rnnse_avx2_units8(q, v);
+    rg = rnnse_avx2_sig(v[0], sig, nearest);
+    zg = rnnse_avx2_sig(v[1], sig, nearest);
+    nn = rnnse_avx2_tanh(rnnse_avx2_clamp(_mm256_add_epi32(v[2], rnnse_avx2_mul_rshr(rg, v[3], 15)), -32768, 32767),
+                         tnh, nearest);
+    hv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(h + j)));
+    d = _mm256_add_epi32(_mm256_slli_epi32(nn, 15),
+                         _mm256_mullo_epi32(zg, _mm256_sub_epi32(_mm256_slli_epi32(hv, 8), nn)));
+    d = _mm256_srai_epi32(_mm256_add_epi32(d, _mm256_set1_epi32(1 << 22)), 23);
+    rnnse_avx2_store8(h_out + j, rnnse_avx2_clamp(d, -128, 127));
 }
 
 #define RNNSE_SIMD_NAME "avx2"
