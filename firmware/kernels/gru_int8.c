@@ -68,11 +68,8 @@ RNNSE_ALWAYS_INLINE int gru_pair(const int8_t *rec, uint32_t rec_bytes, const ui
     const uint8_t *t1 = t + rec_bytes;
     uint32_t sx1 = rnnse_rec_u32(t1 + T_SX), sh1 = rnnse_rec_u32(t1 + T_SH);
     int32_t ax0[4] = {0, 0, 0, 0}, ah0[4] = {0, 0, 0, 0}, ax1[4] = {0, 0, 0, 0}, ah1[4] = {0, 0, 0, 0};
-    int le33;
-    if (!rnnse_shifts_gt32(sh, SHIFT_MASK) || !rnnse_shifts_gt32(sh1, SHIFT_MASK)) return 0;
-    if (rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sx1, SHIFT_MASK)) le33 = 0;
-    else if (rnnse_shifts_le33(sx, SHIFT_MASK) && rnnse_shifts_le33(sx1, SHIFT_MASK)) le33 = 1;
-    else return 0;
+    int le33 = rnnse_pair_form(sx, sh, sx1, sh1, SHIFT_MASK);
+    if (le33 < 0) return 0;
     rnnse_dot_s8_gates(rec, row, 3, x, (int)k4, h, (int)h4, ax0, ah0);
     rnnse_dot_s8_gates(rec1, row, 3, x, (int)k4, h, (int)h4, ax1, ah1);
     if (rnnse_gru_gates2(ax0, ah0, t, ax1, ah1, t1, T_B, T_BHN, T_MX, T_MH, T_SX, T_SH, le33, q0, q1)) {

@@ -68,11 +68,8 @@ RNNSE_ALWAYS_INLINE int lstm_pair(const int8_t *rec, uint32_t rec_bytes, const u
     const uint8_t *t1 = t + rec_bytes;
     uint32_t sx1 = rnnse_rec_u32(t1 + T_SX), sh1 = rnnse_rec_u32(t1 + T_SH);
     int32_t ax0[4], ah0[4], ax1[4], ah1[4];
-    int le33;
-    if (!rnnse_shifts_gt32(sh, 0x80808080u) || !rnnse_shifts_gt32(sh1, 0x80808080u)) return 0;
-    if (rnnse_shifts_gt32(sx, 0x80808080u) && rnnse_shifts_gt32(sx1, 0x80808080u)) le33 = 0;
-    else if (rnnse_shifts_le33(sx, 0x80808080u) && rnnse_shifts_le33(sx1, 0x80808080u)) le33 = 1;
-    else return 0;
+    int le33 = rnnse_pair_form(sx, sh, sx1, sh1, 0x80808080u);
+    if (le33 < 0) return 0;
     rnnse_dot_s8_gates(rec, row, 4, x, (int)k4, h, (int)h4, ax0, ah0);
     rnnse_dot_s8_gates(rec1, row, 4, x, (int)k4, h, (int)h4, ax1, ah1);
     if (rnnse_lstm_gates2(ax0, ah0, t, ax1, ah1, t1, T_B, T_MX, T_MH, T_SX, T_SH, le33, p0, p1)) {

@@ -249,6 +249,17 @@ static inline int rnnse_shifts_le33(uint32_t w, uint32_t mask)
     return ((w + 0x7E7E7E7Eu) & m3) == mask;
 }
 
+/* The gate form two units can share in a SIMD path (rnnse_lstm_gates2, rnnse_gru_gates2), from
+ * their shift words (mask as above): 0 when all input and recurrent shifts are >= 33, 1 when the
+ * recurrent ones are and the input ones lie in [2, 33], -1 otherwise. */
+static inline int rnnse_pair_form(uint32_t sx0, uint32_t sh0, uint32_t sx1, uint32_t sh1, uint32_t mask)
+{
+    if (!rnnse_shifts_gt32(sh0, mask) || !rnnse_shifts_gt32(sh1, mask)) return -1;
+    if (rnnse_shifts_gt32(sx0, mask) && rnnse_shifts_gt32(sx1, mask)) return 0;
+    if (rnnse_shifts_le33(sx0, mask) && rnnse_shifts_le33(sx1, mask)) return 1;
+    return -1;
+}
+
 /* The 64-bit form of requant, as docs/numerics.md writes it (reference of the tests). */
 static inline int32_t rnnse_requant_wide(int32_t acc, int32_t mult, int shift)
 {
