@@ -6,6 +6,11 @@
  *   rnnse_dot_f16_rows / rnnse_dot_f16_gates: 2x16-bit FP16 products accumulated in FP32
  *                                             (Xpulp vfdotpex.s.h semantics)
  *   rnnse_sigmoid_f32x8 / rnnse_tanh_f32x8  : FP32 activations of 8 values
+ * and, where a path has them (RNNSE_SIMD_HAS_LSTM_CELLS8, _LSTM_GATES2, _GRU_UNITS; the kernels
+ * keep their scalar code for the other paths and for leftover units):
+ *   rnnse_lstm_gates2 / rnnse_gru_gates2    : requantized gate sums of two recurrent units
+ *   rnnse_lstm_cells8 / rnnse_gru_outputs8  : INT8 cell updates and outputs of eight units,
+ *                                             the integers of the scalar code (rnnse_scalar.h)
  *
  * Dot products: rows are `stride` elements apart, n is a multiple of 4 and padded elements
  * are zero. The `gates` form computes, for G gate rows of one recurrent unit, the input part
@@ -22,6 +27,7 @@
  *     by the host build when the compiler has them), chosen at run time when the CPU has them,
  *     else the AVX2 ones: vpdpbusd on 512-bit vectors, exact like the others; x86 builds also
  *     prefetch the weight rows ahead of use (RNNSE_X86_PREFETCH);
+ *     the INT8 recurrent units' integer steps in AVX2 lanes (gathers for the tables);
  *   room for Xpulp: replace rnnse_sdot4 / rnnse_fdot2 by the instructions.
  * INT8 results are identical on every path (exact integer sums). FP16 sums differ only by FP32
  * summation order. The activations run the same operation sequence on every path (scalar code
