@@ -122,14 +122,9 @@ RNNSE_ALWAYS_INLINE void gru_int8_slice(const rnnse_layer_t *L, const rnnse_ctx_
             uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
 #ifdef RNNSE_SIMD_HAS_GRU_UNITS
             if (r + 1 < n && u + 2 <= CHUNK && gru_pair(rec, rec_bytes, t, sx, sh, row, x, k4, h, h4, q[u], q[u + 1])) {
-                r++;                    /* two units at once in the SIMD path's gate form */
-                if ((u += 2) == CHUNK) {
-                    gru_outputs(ctx->sigmoid_table, ctx->tanh_table, (const int32_t(*)[4])q, j, u, h, h_out, mode);
-                    j += u;
-                    u = 0;
-                }
-                continue;
-            }
+                r++;                    /* two units at once in the SIMD path's gate form: the */
+                u++;                    /* second counted here, the first with the others below */
+            } else
 #endif
             if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, SHIFT_MASK) && rnnse_shifts_gt32(sh, SHIFT_MASK))) {
                 int32_t ax[3], ah[3];

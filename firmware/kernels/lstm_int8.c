@@ -125,14 +125,9 @@ RNNSE_ALWAYS_INLINE void lstm_int8_slice(const rnnse_layer_t *L, const lstm_cons
             uint32_t sx = rnnse_rec_u32(t + T_SX), sh = rnnse_rec_u32(t + T_SH);
 #ifdef RNNSE_SIMD_HAS_LSTM_GATES2
             if (r + 1 < n && u + 2 <= CHUNK && lstm_pair(rec, rec_bytes, t, sx, sh, row, x, k4, h, h4, p[u], p[u + 1])) {
-                r++;                    /* two units at once in the SIMD path's gate form */
-                if ((u += 2) == CHUNK) {
-                    lstm_cells(k, (const int32_t(*)[4])p, j, u, h_out, c, mode, c16);
-                    j += u;
-                    u = 0;
-                }
-                continue;
-            }
+                r++;                    /* two units at once in the SIMD path's gate form: the */
+                u++;                    /* second counted here, the first with the others below */
+            } else
 #endif
             if (RNNSE_LIKELY(rnnse_shifts_gt32(sx, 0x80808080u) && rnnse_shifts_gt32(sh, 0x80808080u))) {
                 int32_t ax[4], ah[4];

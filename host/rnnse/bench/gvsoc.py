@@ -51,8 +51,6 @@ def _macs(r: dict) -> int:
     return r["n_out"] * gates * (k4 + h4)
 
 
-
-
 def _build(qpath: str):
     """The batch program of a model, or None when the model does not fit pulp-open's L2 (the link
     reports the overflow)."""

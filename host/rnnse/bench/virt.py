@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from . import cpu_name, git_commit, write_results
+from . import cpu_name, write_results
 
 HOP_S = 100 / 16000
 TARGET_MODEL, TARGET_SCHEME = "lstm256", "mixed"
@@ -273,6 +273,6 @@ def main(argv=None) -> int:
                          "busiest": None if target is None else max(target["busiest_worker"], target["dsp"])},
               "rows": rows, "fp16_int8_ratio": rat, "uart_link": link, "skipped": skipped,
               "machine": {**_machine(), "load_before": load0[0], "load_after": load1[0]},
-              "git": git_commit(), "elapsed_s": time.time() - t0}
+              "elapsed_s": time.time() - t0}
     write_results(args.output, result)
     return 0
