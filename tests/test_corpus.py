@@ -21,9 +21,9 @@ from rnnse.data.mixing import OnlineMixer, active_rms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(seed=3, train_hours=0.004, n_test_synthetic=4, n_test_real=4, noise_clips=1,
-            noise_seconds=2.0)
-SUBDIRS = ["train/speech", "train/noise", "test_noise", "test_synthetic/clean",
-           "test_synthetic/noisy", "test_real/clean", "test_real/noisy"]
+            noise_seconds=2.0, test_prompts_per_speaker=2, test_letters_per_language=1,
+            valid_prompts_per_speaker=2, valid_letters_per_language=1, real_babble_clips=1)
+SUBDIRS = corpus.SUBDIRS
 
 
 def quiet(*_a, **_k):
@@ -64,21 +64,28 @@ def read_int(path):
 
 def test_layout_formats_and_bookkeeping(built):
     out, manifest = built
-    assert sorted(os.listdir(out)) == sorted(["BUILD_CONFIG.json", "READY", "manifest.json",
-                                              "test_noise", "test_real", "test_synthetic", "train"])
+    assert sorted(os.listdir(out)) == sorted(corpus.LAYOUT)
     sp = manifest["splits"]
     assert len(sp["test_synthetic"]) == 4 and len(sp["test_real"]) == 4
-    # test bank: 2 clips of each of the 5 synthetic test types + the 5 held-out recordings
-    assert len(sp["test_noise"]) == 2 * 5 + len(src.NOISE_RECORDINGS_TEST)
+    assert len(sp["test_speakers"]) == 2 * 2 + 4 and len(sp["valid"]) == 2 + 4
+    # test bank: 2 clips of each of the 5 synthetic test types, real babble and real cafe + the
+    # 5 held-out recordings; the validation bank: 5 types and its own 3 recordings
+    assert len(sp["test_noise"]) == 2 * 7 + len(src.NOISE_RECORDINGS_TEST)
+    assert len(sp["valid_noise"]) == 2 * 5 + len(src.NOISE_RECORDINGS_VALID)
     assert len(sp["train_noise"]) == len(corpus.TRAIN_SYNTHETIC_NOISE) + 1 + \
-        len(src.NOISE_RECORDINGS_TRAIN)
+        len(src.NOISE_RECORDINGS_TRAIN) + 1
+    # every recorded training clip has a voice-perturbed copy (or was skipped, with the reason)
+    real = {v["source"] for v in sp["train_speech"].values()
+            if v["source"] != "tts" and "perturbed" not in v}
+    pert = {v["source"] for v in sp["train_speech"].values() if "perturbed" in v}
+    assert pert and pert <= real
     assert sum(v["seconds"] for v in sp["train_speech"].values()) >= 0.5 * 0.004 * 3600
     for sub in SUBDIRS:
         for f in os.listdir(out / sub):
             i = sf.info(str(out / sub / f))
             assert (i.samplerate, i.channels, i.subtype, f.endswith(".wav")) == \
                 (16000, 1, "PCM_16", True), f"{sub}/{f}"
-    for split in ("test_synthetic", "test_real"):
+    for split in corpus.PAIR_SPLITS:
         assert sorted(os.listdir(out / split / "clean")) == sorted(os.listdir(out / split / "noisy"))
         for f in os.listdir(out / split / "clean"):
             assert sf.info(str(out / split / "clean" / f)).frames == \
@@ -98,9 +105,12 @@ def test_layout_formats_and_bookkeeping(built):
 
 def test_snrs_and_levels_measured_in_the_written_files(built):
     out, manifest = built
-    for split in ("test_synthetic", "test_real"):
+    banks = {"test_synthetic": "test_noise", "test_real": "test_noise",
+             "test_speakers": "test_noise", "valid": "valid_noise"}
+    for split in corpus.PAIR_SPLITS:
         items = manifest["splits"][split]
-        assert [v["snr_db"] for _k, v in sorted(items.items())] == corpus.TEST_SNRS
+        assert [v["snr_db"] for _k, v in sorted(items.items())] == \
+            (corpus.TEST_SNRS * 2)[:len(items)]
         for name, v in items.items():
             clean = read_int(out / split / "clean" / f"{name}.wav")
             noisy = read_int(out / split / "noisy" / f"{name}.wav")
@@ -110,7 +120,7 @@ def test_snrs_and_levels_measured_in_the_written_files(built):
             assert np.max(np.abs(noisy)) < 32768 * 0.995  # clip protection, no saturation
             level = 20 * np.log10(active_rms(clean / 32768))
             assert -34 <= level <= v["level_dbfs"] + 0.05
-            assert v["noise_clip"] in manifest["splits"]["test_noise"]
+            assert v["noise_clip"] in manifest["splits"][banks[split]]
 
 
 def test_held_out_between_training_and_test_files(built):
@@ -130,6 +140,24 @@ def test_held_out_between_training_and_test_files(built):
     assert rec["train_noise"] == set(src.NOISE_RECORDINGS_TRAIN)
     assert {v["sha256"] for v in sp["test_noise"].values()}.isdisjoint(
         {v["sha256"] for v in sp["train_noise"].values()})
+    # held-out speakers: none of their voices in training, validation and test apart
+    train_speakers = {v.get("speaker") for v in train.values()}
+    test_speakers = {v["speaker"] for v in sp["test_speakers"].values()}
+    valid_speakers = {v["speaker"] for v in sp["valid"].values()}
+    assert test_speakers == {"es-co", "it-menardi", "klettres-hu", "klettres-nds", "klettres-nl",
+                             "klettres-ru"}
+    assert valid_speakers == {"fr-armelle", "klettres-cs", "klettres-da", "klettres-lt",
+                              "klettres-uk"}
+    assert train_speakers.isdisjoint(test_speakers | valid_speakers)
+    for split in ("test_speakers", "valid"):
+        kinds = {v["speaker"]: v["speech"] for v in sp[split].values()}
+        assert {k for k, v in kinds.items() if v == "running"} == \
+            {k for k in kinds if not k.startswith("klettres-")}
+        for v in sp[split].values():
+            assert v["seconds"] >= (corpus.LETTERS_SECONDS if v["speech"] == "letters" else 1.5)
+    valid_rec = {v["source"] for v in sp["valid_noise"].values() if v["noise_type"] == "recording"}
+    assert valid_rec == set(src.NOISE_RECORDINGS_VALID)
+    assert valid_rec.isdisjoint(rec["train_noise"] | rec["test_noise"])
 
 
 def test_byte_identical_whatever_the_number_of_jobs(built, built_serial):
@@ -243,6 +271,10 @@ def test_info_verify_and_the_command_line(built, tmp_path, capsys):
     ("n_test_real", 277, r"--test-real must be within 0\.\.276"),
     ("noise_clips", 0, "--noise-clips must be at least 1"),
     ("noise_seconds", 0.5, "--noise-seconds must be at least 1"),
+    ("test_prompts_per_speaker", 1000, r"test_prompts_per_speaker must be at most \d+ \(half of "
+                                       r"es-co's \d+ prompts"),
+    ("valid_prompts_per_speaker", 1000, "valid_prompts_per_speaker must be at most"),
+    ("perturb_copies", -1, "perturb_copies must be a non-negative integer"),
 ])
 def test_configuration_errors(tmp_path, field, value, message):
     with pytest.raises(UserError, match=message):
@@ -336,7 +368,10 @@ def test_default_plan_holds_out_text_voices_prompts_and_noises(default_plan):
     train_rec = {j["recording"] for j in noise if j["split"] == "train" and "recording" in j}
     test_rec = {j["recording"] for j in noise if j["split"] == "test" and "recording" in j}
     assert test_rec.isdisjoint(train_rec) and set(src.CLATTER_TEST).isdisjoint(train_rec)
-    assert {j["noise_clip"] for j in phase2} <= {j["name"] for j in noise if j["split"] == "test"}
+    assert {j["noise_clip"] for j in phase2 if j.get("bank", "test_noise") == "test_noise"} <= \
+        {j["name"] for j in noise if j["split"] == "test"}
+    assert {j["noise_clip"] for j in phase2 if j.get("bank") == "valid_noise"} <= \
+        {j["name"] for j in noise if j["split"] == "valid"}
     # Valentini's SNRs, evenly
     for js in (syn, real):
         snrs = [j["snr_db"] for j in js]
@@ -360,6 +395,36 @@ def test_default_plan_size_seeds_and_seed_dependence(default_plan):
     other = make_plan(BuildConfig(seed=1), "out")
     assert [j["text"] for j in other[1] if j["kind"] == "test_synthetic"] != \
         [j["text"] for j in phase2 if j["kind"] == "test_synthetic"]
+
+
+def test_default_plan_of_the_held_out_speakers(default_plan):
+    phase1, phase2 = default_plan
+    cfg = BuildConfig()
+    for split, folder, n in (("test", "test_speakers", 200), ("valid", "valid", 120)):
+        mixes = [j for j in phase2 if j["kind"] == "speakers_mix" and j["split"] == folder]
+        assert len(mixes) == n
+        running = [j for j in mixes if j["speech"] == "running"]
+        assert len(running) == len(src.SPEAKER_SPLIT[split]["prompts"]) * (
+            cfg.test_prompts_per_speaker if split == "test" else cfg.valid_prompts_per_speaker)
+        targets = {p for j in running for p in j["paths"]}
+        bank = [j for j in phase1 if j["kind"] == "noise" and j["split"] == split
+                and j["type"] in ("babble_real", "cafe_real")]
+        talkers = {p for j in bank for p, _s in j["talkers"]}
+        # the split's babble speaks its own speakers' other prompts, never a target prompt
+        assert bank and targets.isdisjoint(talkers)
+        assert {src.split_of_speaker(s) for j in bank for _p, s in j["talkers"]} == {split}
+        for j in mixes:
+            assert j["noise_clip"] in {b["name"] for b in phase1 if b["kind"] == "noise" and
+                                       b["split"] == split} | (
+                {b["name"] for b in phase1 if b["kind"] == "noise" and b["split"] == "test"})
+        assert sorted({j["snr_db"] for j in mixes}) == corpus.TEST_SNRS
+    train_babble = [j for j in phase1 if j["kind"] == "noise" and j["type"] == "babble_real"
+                    and j["split"] == "train"]
+    assert {src.split_of_speaker(s) for j in train_babble for _p, s in j["talkers"]} == {"train"}
+    pert = [j for j in phase1 if j["kind"] == "speech_pert"]
+    assert len(pert) == len([j for j in phase1 if j["kind"] == "speech_real"])
+    lo, hi = corpus.PERTURB_F0_RANGE
+    assert all(lo <= j["target_f0"] <= hi for j in pert)
 
 
 # -- sources -----------------------------------------------------------------------------------

@@ -1,10 +1,17 @@
-"""Evaluation of a model (any scheme) on paired test sets: PESQ-WB, STOI, SI-SDR.
+"""Evaluation of a model (any scheme) and of the peers on paired test sets: PESQ-WB, STOI,
+SI-SDR against the clean reference, and DNSMOS P.835 (SIG, BAK, OVRL), which needs none.
 
-``rnnse eval MODEL_DIR --test-set real --test-set synthetic [--scheme fp32]`` enhances every noisy clip,
-scores noisy and enhanced audio against the clean reference in parallel, prints a table (overall and
-per SNR) and merges the means into ``MODEL_DIR/eval.json``:
+``rnnse eval MODEL_DIR --test-set speakers --test-set real [--scheme fp32]`` enhances every noisy
+clip with the model and (for FP32, by default) with RNNoise, DeepFilterNet3 and noisereduce
+(``rnnse.peers``), scores noisy and enhanced audio in parallel, prints a table (overall, per SNR,
+per noise type, per kind of speech) and merges the means into ``MODEL_DIR/eval.json``:
 
-    {"real": {"noisy": {"pesq_wb": .., "stoi": .., "si_sdr": .., "n": ..}, "fp32": {...}, ...}, ...}
+    {"speakers": {"noisy": {"pesq_wb": .., "stoi": .., "si_sdr": .., "dnsmos_ovrl": .., "n": ..},
+                  "fp32": {..., "per_snr": {..}, "per_noise": {..}, "per_speech": {..}},
+                  "rnnoise": {...}, ...}, ...}
+
+``rnnse dnsmos FOLDER`` is the unpaired mode: real noisy recordings with no clean reference,
+scored with DNSMOS before and after each model and peer.
 """
 from __future__ import annotations
 
@@ -20,8 +27,13 @@ from .config import SAMPLE_RATE
 from .stft import apply_mask
 
 DEFAULT_CORPUS = os.path.join("data", "corpus")
-NAMED_TEST_SETS = {"real": "test_real", "synthetic": "test_synthetic"}
+NAMED_TEST_SETS = {"speakers": "test_speakers", "real": "test_real", "synthetic": "test_synthetic",
+                   "valid": "valid"}
+DEFAULT_TEST_SETS = ["speakers", "real", "synthetic"]
 METRICS = ("pesq_wb", "stoi", "si_sdr")
+DNSMOS_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+# metadata of a test item that results are broken down by (besides its SNR)
+BREAKDOWNS = {"per_noise": "noise_type", "per_speech": "speech"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,75 +109,161 @@ def load_items(path: str, limit: int | None = None):
 # ---------------------------------------------------------------------------------------------
 # scoring
 
-def _score(args):
+def score_signal(clean, signal, use_dnsmos: bool = True) -> dict:
+    """PESQ-WB, STOI, SI-SDR against ``clean`` and (if available) DNSMOS of ``signal`` alone."""
     from .metrics import all_metrics
 
-    clean, noisy, enhanced = args
-    return all_metrics(clean, noisy), all_metrics(clean, enhanced)
+    row = all_metrics(clean, signal)
+    if use_dnsmos:
+        from . import dnsmos
+
+        row.update({f"dnsmos_{k}": v for k, v in dnsmos.score(signal).items()})
+    return row
+
+
+def _score(args):
+    clean, signal, use_dnsmos = args
+    return score_signal(clean, signal, use_dnsmos)
+
+
+def _peer_job(args):
+    from . import peers
+
+    name, clean, noisy, use_dnsmos = args
+    return score_signal(clean, peers.enhancer(name)(noisy), use_dnsmos)
 
 
 def _mean(rows, key):
-    vals = [r[key] for r in rows if not math.isnan(r[key])]
+    vals = [r[key] for r in rows if key in r and not math.isnan(r[key])]
     return float(np.mean(vals)) if vals else math.nan
 
 
 def summarise(rows: list[dict]) -> dict:
-    return {**{k: _mean(rows, k) for k in METRICS}, "n": len(rows)}
+    keys = [k for k in METRICS + DNSMOS_METRICS if rows and k in rows[0]]
+    return {**{k: _mean(rows, k) for k in keys}, "n": len(rows)}
 
 
-def evaluate(enhance, items, jobs: int = 2, progress: bool = True) -> dict:
-    """Enhance and score every item. Returns {'noisy': summary, 'enhanced': summary, 'per_snr': ...}."""
-    from tqdm import tqdm
-
-    work = []
-    for it in tqdm(items, desc="enhance", unit="clip", disable=not progress, leave=False):
-        work.append((it.clean, it.noisy, enhance(it.noisy)))
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            scored = list(tqdm(pool.map(_score, work, chunksize=4), total=len(work), desc="score",
-                               unit="clip", disable=not progress, leave=False))
-    else:
-        scored = [_score(w) for w in tqdm(work, desc="score", unit="clip", disable=not progress,
-                                          leave=False)]
-    noisy_rows = [s[0] for s in scored]
-    enh_rows = [s[1] for s in scored]
-    out = {"noisy": summarise(noisy_rows), "enhanced": summarise(enh_rows), "per_snr": {}}
-    snrs = sorted({it.snr_db for it in items if it.snr_db is not None})
-    for snr in snrs:
-        idx = [i for i, it in enumerate(items) if it.snr_db == snr]
-        out["per_snr"][f"{snr:g}"] = {"noisy": summarise([noisy_rows[i] for i in idx]),
-                                      "enhanced": summarise([enh_rows[i] for i in idx])}
+def breakdown(items, rows: list[dict]) -> dict:
+    """Means per SNR and per value of each ``BREAKDOWNS`` metadata key."""
+    out = {"per_snr": {}}
+    for snr in sorted({it.snr_db for it in items if it.snr_db is not None}):
+        out["per_snr"][f"{snr:g}"] = summarise([r for it, r in zip(items, rows)
+                                                if it.snr_db == snr])
+    for name, key in BREAKDOWNS.items():
+        values = sorted({str(it.meta[key]) for it in items if it.meta.get(key) is not None})
+        if values:
+            out[name] = {v: summarise([r for it, r in zip(items, rows)
+                                       if str(it.meta.get(key)) == v]) for v in values}
     return out
 
 
-def format_table(title: str, result: dict, scheme: str) -> str:
-    lines = [title, f"{'':>12} {'n':>5} {'PESQ-WB':>8} {'STOI':>7} {'SI-SDR':>8}"]
+def _pool_map(fn, work, jobs, desc, progress):
+    from tqdm import tqdm
 
-    def row(label, s):
-        return f"{label:>12} {s['n']:>5} {s['pesq_wb']:>8.3f} {s['stoi']:>7.3f} {s['si_sdr']:>8.2f}"
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            return list(tqdm(pool.map(fn, work, chunksize=2), total=len(work), desc=desc,
+                             unit="clip", disable=not progress, leave=False))
+    return [fn(w) for w in tqdm(work, desc=desc, unit="clip", disable=not progress, leave=False)]
+
+
+def evaluate(enhance, items, jobs: int = 2, progress: bool = True, peers=(),
+             use_dnsmos: bool | None = None, noisy_rows=None) -> dict:
+    """Enhance and score every item with the model (``enhance``; None: peers only) and each
+    named peer. Returns {'noisy': summary, 'enhanced': summary, 'per_snr': {snr: {'noisy',
+    'enhanced'}}, 'noisy_rows', 'rows': {system: per-item rows}, 'systems': {system: summary
+    with per_snr/per_noise/per_speech}}; 'enhanced' is the model's."""
+    from tqdm import tqdm
+
+    from . import dnsmos
+
+    if use_dnsmos is None:
+        use_dnsmos = dnsmos.available()
+    if noisy_rows is None:
+        noisy_rows = _pool_map(_score, [(it.clean, it.noisy, use_dnsmos) for it in items], jobs,
+                               "score noisy", progress)
+    rows = {}
+    if enhance is not None:
+        work = []
+        for it in tqdm(items, desc="enhance", unit="clip", disable=not progress, leave=False):
+            work.append((it.clean, enhance(it.noisy), use_dnsmos))
+        rows["model"] = _pool_map(_score, work, jobs, "score", progress)
+    for name in peers:
+        rows[name] = _pool_map(_peer_job, [(name, it.clean, it.noisy, use_dnsmos) for it in items],
+                               jobs, name, progress)
+    out = {"noisy": summarise(noisy_rows), "noisy_rows": noisy_rows, "rows": rows,
+           "noisy_breakdown": breakdown(items, noisy_rows), "systems": {}}
+    for system, r in rows.items():
+        out["systems"][system] = {**summarise(r), **breakdown(items, r)}
+    if "model" in rows:
+        out["enhanced"] = summarise(rows["model"])
+        out["per_snr"] = {snr: {"noisy": out["noisy_breakdown"]["per_snr"][snr],
+                                "enhanced": out["systems"]["model"]["per_snr"][snr]}
+                          for snr in out["noisy_breakdown"]["per_snr"]}
+    return out
+
+
+def _label(system: str, scheme: str) -> str:
+    return scheme if system == "model" else system
+
+
+def format_table(title: str, result: dict, scheme: str) -> str:
+    """Overall means of the noisy input, the model and every peer; then PESQ-WB and STOI per SNR,
+    per noise type and per kind of speech."""
+    systems = list(result["systems"])
+    dn = "dnsmos_ovrl" in result["noisy"]
+    head = f"{'':>16} {'n':>5} {'PESQ-WB':>8} {'STOI':>7} {'SI-SDR':>8}"
+    if dn:
+        head += f" {'SIG':>5} {'BAK':>5} {'OVRL':>5}"
+    lines = [title, head]
+
+    def row(label, r):
+        line = f"{label:>16} {r['n']:>5} {r['pesq_wb']:>8.3f} {r['stoi']:>7.3f} {r['si_sdr']:>8.2f}"
+        if dn:
+            line += f" {r['dnsmos_sig']:>5.2f} {r['dnsmos_bak']:>5.2f} {r['dnsmos_ovrl']:>5.2f}"
+        return line
 
     lines.append(row("noisy", result["noisy"]))
-    lines.append(row(scheme, result["enhanced"]))
-    gain = {k: result["enhanced"][k] - result["noisy"][k] for k in METRICS}
-    lines.append(f"{'gain':>12} {'':>5} {gain['pesq_wb']:>+8.3f} {gain['stoi']:>+7.3f} {gain['si_sdr']:>+8.2f}")
-    for snr, r in result["per_snr"].items():
-        d = r["enhanced"]["pesq_wb"] - r["noisy"]["pesq_wb"]
-        lines.append(f"{'SNR ' + snr + ' dB':>12} {r['noisy']['n']:>5} "
-                     f"{r['noisy']['pesq_wb']:>8.3f} -> {r['enhanced']['pesq_wb']:.3f} ({d:+.3f} PESQ)")
+    for system in systems:
+        lines.append(row(_label(system, scheme), result["systems"][system]))
+    for group, title_ in (("per_snr", "SNR {} dB"), ("per_noise", "{}"), ("per_speech", "{}")):
+        values = list(result["noisy_breakdown"].get(group, {}))
+        if not values:
+            continue
+        lines.append(f"{'PESQ-WB / STOI':>16} {'n':>5} {'noisy':>13} " +
+                     " ".join(f"{_label(s, scheme)[:13]:>13}" for s in systems))
+        for v in values:
+            nz = result["noisy_breakdown"][group][v]
+            cells = [f"{nz['pesq_wb']:.2f} / {nz['stoi']:.3f}"]
+            for system in systems:
+                r = result["systems"][system][group][v]
+                cells.append(f"{r['pesq_wb']:.2f} / {r['stoi']:.3f}")
+            lines.append(f"{title_.format(v)[:16]:>16} {nz['n']:>5} " +
+                         " ".join(f"{c:>13}" for c in cells))
     return "\n".join(lines)
 
 
-def merge_eval_json(path: str, test_set: str, scheme: str, result: dict, extra: dict | None = None):
-    """Merge one result into eval.json (atomic write); noisy figures are stored once per test set."""
+def _entry(summary_with_breakdowns: dict, extra: dict | None = None) -> dict:
+    return {**summary_with_breakdowns, **(extra or {})}
+
+
+def merge_eval_json(path: str, test_set: str, result: dict, scheme: str | None = None,
+                    extra: dict | None = None):
+    """Merge one evaluation into eval.json (atomic write): the noisy figures once per test set,
+    the model's under its scheme, each peer's under its name."""
     data = {}
     if os.path.exists(path):
         with open(path) as f:
             data = json.load(f)
     entry = data.setdefault(test_set, {})
     entry["noisy"] = result["noisy"]
-    entry[scheme] = {**result["enhanced"], **(extra or {}),
-                     "per_snr": {k: v["enhanced"] for k, v in result["per_snr"].items()}}
-    entry["noisy_per_snr"] = {k: v["noisy"] for k, v in result["per_snr"].items()}
+    for k, v in result["noisy_breakdown"].items():
+        entry[f"noisy_{k}"] = v
+    for system, summary in result["systems"].items():
+        if system == "model":
+            entry[scheme] = _entry(summary, extra)
+        else:
+            entry[system] = _entry(summary)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
@@ -207,7 +305,28 @@ def plot_spectrograms(path: str, signals: dict, title: str = "", seconds: float 
 # ---------------------------------------------------------------------------------------------
 # CLI
 
+def peer_names(spec: str | None, scheme: str) -> list[str]:
+    """--peers: 'auto' (all three for fp32, none for quantized schemes), 'none', or a list."""
+    from . import peers
+
+    if spec in (None, "auto"):
+        return list(peers.PEERS) if scheme == "fp32" else []
+    if spec == "none":
+        return []
+    return peers.check_names([n.strip() for n in spec.split(",") if n.strip()])
+
+
 def cmd_eval(args) -> int:
+    from . import dnsmos, peers
+
+    names = peer_names(args.peers, args.scheme)
+    missing = peers.missing_peers(names)
+    for n, req in missing.items():
+        print(f"note: peer {n} skipped: its package is not installed (pip install {req})")
+    names = [n for n in names if n not in missing]
+    use_dnsmos = not args.no_dnsmos and dnsmos.available()
+    if not args.no_dnsmos and not use_dnsmos:
+        print(f"note: DNSMOS skipped: its model is not installed (pip install {dnsmos.PACKAGE})")
     enhance, info = make_enhancer(args.model, args.scheme, calib=args.calib)
     model_dir = args.model if os.path.isdir(args.model) else os.path.dirname(args.model)
     report = {}
@@ -215,13 +334,14 @@ def cmd_eval(args) -> int:
         name, path = resolve_test_set(spec, args.corpus)
         items = load_items(path, args.limit)
         t0 = time.time()
-        result = evaluate(enhance, items, jobs=args.jobs, progress=not args.quiet)
-        print(format_table(f"{name} ({path}), scheme {args.scheme}, {time.time() - t0:.0f} s", result,
-                           args.scheme))
-        report[name] = result
+        result = evaluate(enhance, items, jobs=args.jobs, progress=not args.quiet, peers=names,
+                          use_dnsmos=use_dnsmos)
+        print(format_table(f"{name} ({path}), {len(items)} clips, {time.time() - t0:.0f} s",
+                           result, args.scheme))
+        report[name] = {k: v for k, v in result.items() if k not in ("rows", "noisy_rows")}
         if not args.no_save and not args.limit:
             extra = {"weight_bytes": info["weight_bytes"]}
-            merge_eval_json(os.path.join(model_dir, "eval.json"), name, args.scheme, result, extra)
+            merge_eval_json(os.path.join(model_dir, "eval.json"), name, result, args.scheme, extra)
         if args.plot and name == args.plot_set:
             it = items[args.plot_index]
             png = os.path.join(model_dir, f"spectrogram_{name}.png")
@@ -233,6 +353,71 @@ def cmd_eval(args) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    return 0
+
+
+def list_wavs(folder: str) -> list[str]:
+    """The audio files of a folder (wav, flac, ogg), sorted; a clear error when there are none."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: no such folder")
+    names = sorted(f for f in os.listdir(folder)
+                   if os.path.splitext(f)[1].lower() in (".wav", ".flac", ".ogg"))
+    if not names:
+        raise ValueError(f"{folder}: holds no .wav, .flac or .ogg file")
+    return [os.path.join(folder, f) for f in names]
+
+
+def _dnsmos_job(args):
+    from . import dnsmos, peers
+
+    system, x = args
+    if system != "noisy":
+        x = peers.enhancer(system)(x)
+    return dnsmos.score(x)
+
+
+def cmd_dnsmos(args) -> int:
+    """Unpaired mode: DNSMOS of real recordings before and after each model and peer."""
+    from tqdm import tqdm
+
+    from . import dnsmos, peers
+    from .audio import load_wav, save_wav
+
+    if not dnsmos.available():
+        raise ValueError(f"DNSMOS needs the ONNX model of {dnsmos.PACKAGE} "
+                         f"(pip install {dnsmos.PACKAGE})")
+    files = list_wavs(args.folder)[:args.limit]
+    clips = [load_wav(f, resample_ok=True, mono_ok=True) for f in files]
+    names = peer_names(args.peers, "fp32")
+    missing = peers.missing_peers(names)
+    for n, req in missing.items():
+        print(f"note: peer {n} skipped: its package is not installed (pip install {req})")
+    names = [n for n in names if n not in missing]
+    systems = {"noisy": _pool_map(_dnsmos_job, [("noisy", x) for x in clips], args.jobs,
+                                  "noisy", not args.quiet)}
+    for m in args.model or []:
+        enhance, _info = make_enhancer(m, args.scheme)
+        label = f"{os.path.basename(os.path.normpath(m))} {args.scheme}"
+        outs = [enhance(x) for x in tqdm(clips, desc=label, unit="clip", disable=args.quiet,
+                                         leave=False)]
+        if args.out:
+            d = os.path.join(args.out, label.replace(" ", "_"))
+            os.makedirs(d, exist_ok=True)
+            for f, y in zip(files, outs):
+                save_wav(os.path.join(d, os.path.splitext(os.path.basename(f))[0] + ".wav"), y)
+        systems[label] = [dnsmos.score(y) for y in outs]
+    for n in names:
+        systems[n] = _pool_map(_dnsmos_job, [(n, x) for x in clips], args.jobs, n, not args.quiet)
+    print(f"DNSMOS P.835 of {len(files)} recordings in {args.folder} (no clean reference)")
+    print(f"{'':>22} {'SIG':>6} {'BAK':>6} {'OVRL':>6}")
+    table = {}
+    for label, rows in systems.items():
+        table[label] = {k: float(np.mean([r[k] for r in rows])) for k in dnsmos.KEYS}
+        print(f"{label:>22} " + " ".join(f"{table[label][k]:>6.3f}" for k in dnsmos.KEYS))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"folder": args.folder, "files": [os.path.basename(f) for f in files],
+                       "means": table, "per_file": systems}, f, indent=1)
     return 0
 
 
@@ -259,11 +444,17 @@ def cmd_enhance_ref(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="score a model (any scheme) on test sets: PESQ-WB, STOI, SI-SDR")
+    p = sub.add_parser("eval", help="score a model (any scheme) and the peers on test sets: "
+                       "PESQ-WB, STOI, SI-SDR, DNSMOS")
     p.add_argument("model", help="model directory (with model.pt) or checkpoint file")
     p.add_argument("--test-set", action="append", default=None,
-                   help="'real', 'synthetic', a VoiceBank-DEMAND root or a test folder; repeatable "
-                        "(default: real and synthetic)")
+                   help="'speakers' (held-out real speakers), 'real', 'synthetic', 'valid', a "
+                        "VoiceBank-DEMAND root or a test folder; repeatable (default: speakers, "
+                        "real and synthetic)")
+    p.add_argument("--peers", default="auto",
+                   help="peers run on the same clips: 'auto' (rnnoise, deepfilternet3, "
+                        "noisereduce for fp32; none for quantized schemes), 'none', or a comma list")
+    p.add_argument("--no-dnsmos", action="store_true", help="skip DNSMOS (faster)")
     p.add_argument("--scheme", default="fp32", help="fp32 (PyTorch) or a quantization scheme "
                    "(fp16, int8, mixed, mixed+, int8+) run through the golden model")
     p.add_argument("--calib", default=None, help="calibration clips for quantized schemes")
@@ -280,6 +471,23 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=lambda a: cmd_eval(_default_sets(a)))
 
+    p = sub.add_parser("dnsmos", help="DNSMOS of real recordings (no clean reference) before and "
+                       "after our models and the peers",
+                       description="Unpaired evaluation: every audio file of FOLDER (any rate, "
+                       "resampled to 16 kHz; multi-channel averaged) scored with DNSMOS P.835 as "
+                       "it is and after each --model and each peer.")
+    p.add_argument("folder")
+    p.add_argument("--model", action="append", default=None,
+                   help="model directory or checkpoint; repeatable")
+    p.add_argument("--scheme", default="fp32")
+    p.add_argument("--peers", default="auto", help="'auto' (all three), 'none' or a comma list")
+    p.add_argument("--out", default=None, help="also write each model's enhanced files here")
+    p.add_argument("--limit", type=int, default=None, help="only the first N files")
+    p.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
+    p.add_argument("--json", default=None, help="write means and per-file scores here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_dnsmos)
+
     p = sub.add_parser("enhance-ref", help="enhance a wav on the host with the PyTorch or golden model")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
@@ -294,5 +502,5 @@ def register(sub) -> None:
 
 def _default_sets(args):
     if not args.test_set:
-        args.test_set = ["real", "synthetic"]
+        args.test_set = list(DEFAULT_TEST_SETS)
     return args

@@ -66,6 +66,15 @@ def istft(spec: np.ndarray, length: int | None = None) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def input_feature(mag, roots: int):
+    """The network input of models with ``input_roots`` = k: |X|^(1/2^k) as k successive square
+    roots (torch tensors or numpy arrays; numpy float32 stays float32, and IEEE square roots are
+    correctly rounded, so this equals the firmware's sqrtf chain bit for bit). k = 0: |X|."""
+    for _ in range(int(roots)):
+        mag = mag.sqrt() if hasattr(mag, "sqrt") else np.sqrt(mag)
+    return mag
+
+
 def apply_mask(x: np.ndarray, mask_fn) -> np.ndarray:
     """Enhance a whole signal: ``mask_fn`` maps magnitudes (T, 257) to a mask (T, 257)."""
     spec = stft(x)

@@ -37,6 +37,7 @@ from .stft import stft_torch
 @dataclasses.dataclass
 class TrainConfig:
     minutes: float = 60.0
+    steps: int = 0                 # > 0: a budget of optimiser steps instead of minutes
     batch: int = 32
     seg_seconds: float = 3.0
     lr: float = 1e-3
@@ -49,7 +50,9 @@ class TrainConfig:
     envelope: float = 0.0          # weight of the band-envelope correlation term
     seed: int = 0
     ckpt_minutes: float = 3.0
-    val_batches: int = 4
+    val_batches: int = 4           # fresh-mixture validation batches when no validation set is given
+    val_seconds: float = 4.0       # validation pairs are cut or zero-padded to this length
+    norm_batches: int = 8          # batches that set the input normalisation of a fresh model
 
 
 def se_loss(mask: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tensor,
@@ -103,8 +106,8 @@ def envelope_loss(est_mag: torch.Tensor, clean_mag: torch.Tensor, seg: int = 60,
 
 def batch_loss(model: SEModel, noisy: np.ndarray, clean: np.ndarray, cfg: TrainConfig) -> torch.Tensor:
     dev = next(model.parameters()).device
-    ny = stft_torch(torch.from_numpy(noisy).to(dev))
-    cl = stft_torch(torch.from_numpy(clean).to(dev))
+    ny = stft_torch(torch.as_tensor(noisy).to(dev))
+    cl = stft_torch(torch.as_tensor(clean).to(dev))
     mask, _ = model(ny.abs())
     loss = se_loss(mask, ny, cl, cfg.power, cfg.complex_weight, cfg.over_suppression)
     if cfg.envelope:
@@ -131,12 +134,31 @@ def _set_rng_state(rng: np.random.Generator, st):
     random.setstate(st["python"])
 
 
+def validation_pairs(items, seconds: float, batch: int) -> list:
+    """Fixed validation batches from paired clips (``TestItem``s): each clip cut or zero-padded
+    at the end to ``seconds``, grouped in batches of ``batch``."""
+    n = int(seconds * SAMPLE_RATE)
+    out = []
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        noisy = np.zeros((len(chunk), n), dtype=np.float32)
+        clean = np.zeros_like(noisy)
+        for k, it in enumerate(chunk):
+            m = min(n, len(it.noisy))
+            noisy[k, :m], clean[k, :m] = it.noisy[:m], it.clean[:m]
+        out.append((noisy, clean))
+    return out
+
+
 def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume: bool = False,
-          max_steps: int | None = None, progress: bool = True, log=print, init: str | None = None) -> dict:
+          max_steps: int | None = None, progress: bool = True, log=print, init: str | None = None,
+          valid=None) -> dict:
     """Train on batches from ``source.sample_batch(batch, seg_samples, rng)`` -> (noisy, clean).
 
     Writes ``out_dir/last.pt`` (resumable state) and ``out_dir/model.pt`` (best validation loss).
     ``init``: a checkpoint whose weights start the run (fine-tuning; its model config must match).
+    ``valid``: paired validation clips (held-out speakers) whose loss chooses ``model.pt``;
+    without it, fixed fresh mixtures of the training source are used.
     Returns a summary dict (steps, elapsed, losses).
     """
     from tqdm import tqdm
@@ -156,11 +178,21 @@ def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume
             raise ValueError(f"{init}: was trained with model config {dataclasses.asdict(start.config)}, "
                              f"not {dataclasses.asdict(model_cfg)}")
         model.load_state_dict(start.state_dict())
+    elif model_cfg.input_roots:
+        norm_rng = np.random.default_rng(cfg.seed + 20_000)
+        seg = int(cfg.seg_seconds * SAMPLE_RATE)
+        mags = [stft_torch(torch.from_numpy(source.sample_batch(cfg.batch, seg, norm_rng)[0])).abs()
+                for _ in range(cfg.norm_batches)]
+        model.set_input_norm(torch.cat(mags).to(device))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     seg = int(cfg.seg_seconds * SAMPLE_RATE)
-    # a fixed validation set drawn from its own seed, so that "best" is comparable across the run
-    val_rng = np.random.default_rng(cfg.seed + 10_000)
-    val = [source.sample_batch(cfg.batch, seg, val_rng) for _ in range(cfg.val_batches)]
+    if valid is not None:
+        val = validation_pairs(valid, cfg.val_seconds, cfg.batch)
+    else:
+        # a fixed validation set drawn from its own seed, so that "best" is comparable across
+        # the run
+        val_rng = np.random.default_rng(cfg.seed + 10_000)
+        val = [source.sample_batch(cfg.batch, seg, val_rng) for _ in range(cfg.val_batches)]
     state = {"step": 0, "elapsed": 0.0, "best_val": math.inf, "history": []}
     if resume and os.path.exists(last_path):
         ck = torch.load(last_path, map_location=device, weights_only=False)
@@ -188,14 +220,23 @@ def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume
         os.replace(tmp, last_path)
 
     budget = cfg.minutes * 60.0
+    by_steps = cfg.steps > 0
+
+    def progress_frac() -> float:
+        return state["step"] / cfg.steps if by_steps else state["elapsed"] / budget
+
     model.train()
-    bar = tqdm(total=round(budget), initial=min(round(state["elapsed"]), round(budget)), unit="s",
-               desc=f"train {model_cfg.cell}", disable=not progress)
+    if by_steps:
+        bar = tqdm(total=cfg.steps, initial=min(state["step"], cfg.steps), unit="step",
+                   desc=f"train {model_cfg.cell}", disable=not progress)
+    else:
+        bar = tqdm(total=round(budget), initial=min(round(state["elapsed"]), round(budget)),
+                   unit="s", desc=f"train {model_cfg.cell}", disable=not progress)
     t_start = time.time() - state["elapsed"]
     last_ck = time.time()
     ema = None
-    while state["elapsed"] < budget and (max_steps is None or state["step"] < max_steps):
-        lr = lr_at(cfg, state["elapsed"] / budget)
+    while progress_frac() < 1.0 and (max_steps is None or state["step"] < max_steps):
+        lr = lr_at(cfg, progress_frac())
         for g in opt.param_groups:
             g["lr"] = lr
         noisy, clean = source.sample_batch(cfg.batch, seg, rng)
@@ -207,10 +248,13 @@ def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume
         state["step"] += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         now = time.time()
-        bar.update(round(now - t_start) - bar.n if round(now - t_start) <= budget else 0)
+        if by_steps:
+            bar.update(1)
+        else:
+            bar.update(round(now - t_start) - bar.n if round(now - t_start) <= budget else 0)
         state["elapsed"] = now - t_start
         bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}", step=state["step"])
-        if now - last_ck >= cfg.ckpt_minutes * 60 or state["elapsed"] >= budget or \
+        if now - last_ck >= cfg.ckpt_minutes * 60 or progress_frac() >= 1.0 or \
                 (max_steps is not None and state["step"] >= max_steps):
             v = validate()
             state["history"].append({"step": state["step"], "minutes": state["elapsed"] / 60,
@@ -238,18 +282,53 @@ def make_source(args):
         return PairedSegments([(it.noisy, it.clean) for it in items], gain_range=(-10.0, 10.0))
     from .data.mixing import OnlineMixer
 
-    return OnlineMixer.from_corpus(args.corpus)
+    return OnlineMixer.from_corpus(args.corpus, group_weights=parse_speech_mix(args.speech_mix))
+
+
+def parse_speech_mix(text: str | None) -> dict | None:
+    """'prompts=0.4,letters=0.3,tts=0.3' -> {'prompts': 0.4, ...}; '' or 'uniform' -> None."""
+    if not text or text == "uniform":
+        return None
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--speech-mix: expected GROUP=WEIGHT pairs separated by commas, "
+                             f"got {part!r}")
+    return out
+
+
+def load_valid(args):
+    """The validation pairs: --valid, else the corpus's held-out-speaker set when it has one."""
+    from .data.pairs import load_test_set
+
+    path = args.valid
+    if path is None and not args.valentini:
+        path = os.path.join(args.corpus, "valid")
+        if not os.path.isdir(path):
+            return None, None
+    if path is None or path == "none":
+        return None, None
+    return load_test_set(path), path
 
 
 def cmd_train(args) -> int:
     torch.set_num_threads(args.threads)
     model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, n_rnn=args.layers, fc_in=args.fc,
-                            fc_out=args.fc)
-    cfg = TrainConfig(minutes=args.minutes, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
+                            fc_out=args.fc, input_roots=args.input_roots)
+    cfg = TrainConfig(minutes=args.minutes, steps=args.steps, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
                       lr_final=min(args.lr, TrainConfig.lr_final), seed=args.seed,
                       over_suppression=args.over_suppression, envelope=args.envelope)
     source = make_source(args)
-    summary = train(source, model_cfg, cfg, args.out, resume=args.resume, init=args.init)
+    valid, valid_path = load_valid(args)
+    if valid is not None:
+        print(f"validation: {len(valid)} pairs of {valid_path} (their loss chooses model.pt)")
+    summary = train(source, model_cfg, cfg, args.out, resume=args.resume, init=args.init,
+                    valid=valid)
     print(f"done: {summary['steps']} steps in {summary['minutes']:.1f} min, best validation loss "
           f"{summary['best_val']:.4f} -> {os.path.join(args.out, 'model.pt')}")
     return 0
@@ -265,8 +344,21 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2, help="recurrent layers")
     p.add_argument("--fc", type=int, default=256, help="width of the FC layers around the RNN")
+    p.add_argument("--input-roots", type=int, default=0, choices=[0, 1, 2, 3],
+                   help="network input |X|^(1/2^k) normalised per bin; 0 (default): the paper's "
+                        "linear magnitude")
+    p.add_argument("--speech-mix", default="uniform",
+                   help="weights of the corpus speech groups, e.g. prompts=0.4,letters=0.3,"
+                        "tts=0.3 (a group drawn by weight, then a clip by length); 'uniform' "
+                        "(default): every clip equally likely")
+    p.add_argument("--valid", default=None,
+                   help="paired validation set whose loss chooses model.pt (default: the "
+                        "corpus's valid/ of held-out speakers; 'none': fresh training mixtures)")
     p.add_argument("--out", required=True, help="output model directory (model.pt, last.pt)")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget")
+    p.add_argument("--steps", type=int, default=0,
+                   help="a budget of optimiser steps instead of minutes (the learning-rate "
+                        "schedule follows the steps; reproducible on a busy machine)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seg", type=float, default=3.0, help="segment length in seconds")
     p.add_argument("--lr", type=float, default=1e-3)

@@ -2,11 +2,20 @@
 
 Layout (all 16 kHz mono 16-bit wav)::
 
-    train/speech/      clean speech: recorded (asterisk prompts not in test_real, klettres) + TTS
-    train/noise/       noise clips: synthetic families and Sonic Pi recordings
-    test_noise/        the noise bank the synthetic and real test mixtures are cut from
+    train/speech/      clean speech: recorded (Allison's prompts not in test_real, klettres of the
+                       training languages), the same recordings with perturbed voices (pert_*),
+                       and TTS
+    train/noise/       noise clips: synthetic families, Sonic Pi recordings, TTS and real babble
+    test_noise/        the noise bank the test mixtures are cut from
+    valid_noise/       the noise bank of the validation mixtures
     test_synthetic/{clean,noisy}/   TTS speech (held-out sentences and voices) + held-out noise
-    test_real/{clean,noisy}/        the longest spoken asterisk prompts + held-out noise
+    test_real/{clean,noisy}/        the longest spoken Allison prompts + held-out noise (a speaker
+                                    heard in training)
+    test_speakers/{clean,noisy}/    held-out real speakers (sources.SPEAKER_SPLIT["test"]): running
+                                    speech of two prompt speakers and concatenated letters and
+                                    syllables of four klettres languages, real noises and babble
+    valid/{clean,noisy}/            the same recipe with other held-out speakers
+                                    (SPEAKER_SPLIT["valid"]): for every choice made in training
     manifest.json      every item: source, voice/speaker, text, noise type, snr_db, seed, sha256
                        of its file(s); the configuration and the versions of the sources
     BUILD_CONFIG.json  the configuration (written first: a rebuild with another one is refused)
@@ -27,7 +36,9 @@ noise: the test noises are separate recordings and separately seeded synthetic c
 and "cafe" noise types occur only in the test sets. The test mixtures use Valentini's SNRs
 (2.5/7.5/12.5/17.5 dB, cycled) and are weighted toward low-frequency and babble noise.
 The real test set holds out recordings (prompts) but not the speaker: the recorded prompts have
-one speaker, whose other prompts are training speech.
+one speaker, whose other prompts are training speech. The speakers test set and the validation
+set hold out speakers: none of their voices is training speech, and they do not share speakers or
+noise recordings with each other (their babble is made of their own split's speakers).
 """
 from __future__ import annotations
 
@@ -51,7 +62,9 @@ from .mixing import active_rms, mix_at_snr, normalize_active, snr_db, trim_silen
 # 3: non-speech asterisk files (tones, recorded silence, monkeys) excluded (the real test set
 #    keeps version 2's 120 spoken prompts); per-file sha256 and source versions in the manifest;
 #    length estimates refitted
-CORPUS_VERSION = 3
+# 4: speaker splits (valid, test_speakers), real babble, perturbed voices, klettres languages of
+#    the validation and test speakers out of training
+CORPUS_VERSION = 4
 TEST_SNRS = [2.5, 7.5, 12.5, 17.5]
 SPEECH_LEVEL_DBFS = -26.0
 # noise types of the test mixtures and their weights (low-frequency and babble heavy, so that
@@ -63,19 +76,32 @@ TEST_NOISE_WEIGHTS = {"lowfreq": 0.50, "babble": 0.15, "vehicle": 0.15, "cafe": 
 # as a parameter range, and the DEMAND-like extreme)
 TEST_LOWFREQ = dict(fc_range=(40.0, 110.0), order_range=(2.5, 4.0), floor_db=(-60.0, -45.0))
 TRAIN_SYNTHETIC_NOISE = ["white", "pink", "brown", "lowfreq", "speech_shaped", "hum", "gated"]
+# noise types of the speakers test set and the validation set: mostly real recordings and babble
+# of real talkers (babble_real: 4-10 talkers of the split's own speakers; cafe_real: that
+# babble with clatter)
+SPEAKER_NOISE_WEIGHTS = {"recording": 0.30, "babble_real": 0.30, "cafe_real": 0.10,
+                         "vehicle": 0.10, "hum": 0.10, "lowfreq": 0.10}
+# target median F0 of the perturbed copies of the recorded training speech: log-uniform in this
+# range (Hz), so that female, male and child-like voices all occur
+PERTURB_F0_RANGE = (85.0, 300.0)
 TEST_DIALECTS = ["en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 TEST_FLITE = ["slt"]
 N_TEST_VARIANTS = 14
 N_TEST_SENTENCES = 800
 MIN_BABBLE_SENTENCES = 100  # held-out sentences left for the test bank's babble
+MIN_PROMPT_SECONDS = 2.0    # running-speech prompts of the held-out speakers: at least this long
+LETTERS_SECONDS = 3.0       # concatenated klettres items: at least this long (at most 10 items)
 # clip lengths before synthesis/decoding, fitted on a built corpus (seconds after trimming):
 # asterisk prompts keep 90 % of their raw length, klettres clips average 1.38 s, TTS takes
 # 0.0567 s per character at speed 160 plus 0.165 s
 ASTERISK_KEEP = 0.90
 KLETTRES_SECONDS = 1.38
 SILENT_DBFS = -60.0  # clips whose active level is below this are skipped as silent
-LAYOUT = ["train", "test_noise", "test_synthetic", "test_real", "manifest.json", "READY",
-          "BUILD_CONFIG.json"]
+LAYOUT = ["train", "test_noise", "valid_noise", "test_synthetic", "test_real", "test_speakers",
+          "valid", "manifest.json", "READY", "BUILD_CONFIG.json"]
+PAIR_SPLITS = ["test_synthetic", "test_real", "test_speakers", "valid"]
+SUBDIRS = ["train/speech", "train/noise", "test_noise", "valid_noise"] + \
+    [f"{s}/{side}" for s in PAIR_SPLITS for side in ("clean", "noisy")]
 
 
 @dataclass
@@ -88,6 +114,14 @@ class BuildConfig:
     n_test_real: int = 120
     noise_clips: int = 6          # per synthetic noise type, training and test bank
     noise_seconds: float = 30.0
+    # held-out speakers: running-speech prompts per prompt speaker and concatenated klettres
+    # items per language (test: 2 x 50 + 4 x 25 = 200 pairs; validation: 60 + 4 x 15 = 120)
+    test_prompts_per_speaker: int = 50
+    test_letters_per_language: int = 25
+    valid_prompts_per_speaker: int = 60
+    valid_letters_per_language: int = 15
+    perturb_copies: int = 1       # voice-perturbed copies of each recorded training clip
+    real_babble_clips: int = 12   # training babble clips of real talkers
     version: int = CORPUS_VERSION
 
     def as_dict(self):
@@ -105,6 +139,21 @@ class BuildConfig:
         if not 0 <= self.n_test_real <= n_prompts // 2:
             raise UserError(f"--test-real must be within 0..{n_prompts // 2} (half of the "
                             f"{n_prompts} recorded prompts), got {self.n_test_real}")
+        for f in ("test_prompts_per_speaker", "test_letters_per_language",
+                  "valid_prompts_per_speaker", "valid_letters_per_language", "perturb_copies",
+                  "real_babble_clips"):
+            if int(getattr(self, f)) != getattr(self, f) or getattr(self, f) < 0:
+                raise UserError(f"{f} must be a non-negative integer, got {getattr(self, f)}")
+        for sp in src.SPEAKER_SPLIT["test"]["prompts"]:
+            n = len(src.speaker_prompts(sp, MIN_PROMPT_SECONDS))
+            if self.test_prompts_per_speaker > n // 2:
+                raise UserError(f"test_prompts_per_speaker must be at most {n // 2} (half of "
+                                f"{sp}'s {n} prompts; the rest make the test babble)")
+        for sp in src.SPEAKER_SPLIT["valid"]["prompts"]:
+            n = len(src.speaker_prompts(sp, MIN_PROMPT_SECONDS))
+            if self.valid_prompts_per_speaker > n // 2:
+                raise UserError(f"valid_prompts_per_speaker must be at most {n // 2} (half of "
+                                f"{sp}'s {n} prompts; the rest make the validation babble)")
         if self.noise_clips < 1:
             raise UserError(f"--noise-clips must be at least 1, got {self.noise_clips}")
         if not self.noise_seconds >= 1.0:
@@ -168,7 +217,7 @@ def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
     train_voices, test_voices = split_voices(rng)
 
     real_test, real_train = split_prompts(cfg.n_test_real)
-    real_train = real_train + src.klettres_clips()
+    real_train = real_train + src.klettres_clips("train")
     real_train = [real_train[i] for i in rng.permutation(len(real_train))]
 
     phase1, phase2 = [], []
@@ -235,9 +284,88 @@ def make_plan(cfg: BuildConfig, out: str) -> tuple[list[dict], list[dict]]:
                            speaker=rec.speaker, noise_type=t, noise_clip=clip,
                            snr_db=TEST_SNRS[i % 4], level_dbfs=float(rng.uniform(-33, -20)),
                            seed=int(next(job_seed))))
+    _plan_speakers(cfg, phase1, phase2, real_train, train_voices, train_sent, n_noise)
     for j in phase1 + phase2:
         j["out"] = out
     return phase1, phase2
+
+
+def _plan_speakers(cfg: BuildConfig, phase1: list, phase2: list, real_train: list,
+                   train_voices: list, train_sent: list, n_noise: int) -> None:
+    """Append the version-4 jobs: perturbed voices, real babble, and the validation and speakers
+    test sets with their noise banks. Drawn from their own seed stream, so that they do not move
+    the draws of the jobs above."""
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 4]))
+    job_seed = (_job_seed(cfg.seed, k) for k in range(1 << 40, 1 << 62))
+    recorded = [j for j in phase1 if j["kind"] == "speech_real"]
+    lo, hi = np.log(PERTURB_F0_RANGE[0]), np.log(PERTURB_F0_RANGE[1])
+    for c in range(cfg.perturb_copies):
+        for j in recorded:
+            phase1.append(dict(kind="speech_pert", name=f"pert{c}_{j['name']}", path=j["path"],
+                               speaker=j["speaker"], target_f0=round(float(np.exp(
+                                   rng.uniform(lo, hi))), 1), seed=int(next(job_seed))))
+    talkers = [(r.path, r.speaker) for r in real_train]
+    for i in range(cfg.real_babble_clips):
+        phase1.append(dict(kind="noise", split="train", name=f"babble_real_{i:02d}",
+                           type="babble_real", n=n_noise, seed=int(next(job_seed)),
+                           talkers=talkers))
+
+    n_bank = max(2, cfg.noise_clips // 2)
+    for split, folder, recs in (("test", "test_speakers", src.NOISE_RECORDINGS_TEST),
+                                ("valid", "valid", src.NOISE_RECORDINGS_VALID)):
+        per_prompt = cfg.test_prompts_per_speaker if split == "test" else \
+            cfg.valid_prompts_per_speaker
+        per_lang = cfg.test_letters_per_language if split == "test" else \
+            cfg.valid_letters_per_language
+        targets, babble_talkers = [], []
+        for sp in src.SPEAKER_SPLIT[split]["prompts"]:
+            prompts = src.speaker_prompts(sp, MIN_PROMPT_SECONDS)
+            order = rng.permutation(len(prompts))
+            targets += [("running", [prompts[i]]) for i in order[:per_prompt]]
+            babble_talkers += [(prompts[i].path, sp) for i in order[per_prompt:]]
+        for lang in src.SPEAKER_SPLIT[split]["klettres"]:
+            items = [r for r in src.klettres_clips(split) if src.klettres_language(r) == lang]
+            babble_talkers += [(r.path, r.speaker) for r in items]
+            for _ in range(per_lang):
+                pick = rng.permutation(len(items))[:10]
+                targets.append(("letters", [items[i] for i in pick]))
+        # the split's noise bank: its own recordings, babble of its own speakers, synthetic
+        bank_jobs = []
+        for t in SPEAKER_NOISE_WEIGHTS:
+            if t == "recording":
+                if split == "valid":   # the test bank's recordings already exist (test_noise)
+                    bank_jobs += [dict(kind="noise", split=split, name=f"recording_{name}",
+                                       type="recording", recording=name, n=n_noise,
+                                       seed=int(next(job_seed))) for name in recs]
+                continue
+            if split == "test" and t in TEST_NOISE_WEIGHTS:
+                continue               # vehicle, hum, lowfreq: the test bank's clips
+            for i in range(n_bank):
+                bank_jobs.append(dict(kind="noise", split=split, name=f"{t}_{i:02d}", type=t,
+                                      n=n_noise, seed=int(next(job_seed)),
+                                      talkers=babble_talkers))
+        phase1 += bank_jobs
+        bank_dir = "test_noise" if split == "test" else "valid_noise"
+        bank = {}
+        for j in phase1:
+            if j["kind"] == "noise" and j["split"] == split and j["type"] in SPEAKER_NOISE_WEIGHTS:
+                bank.setdefault(j["type"], []).append(j["name"])
+        if split == "test":
+            bank["recording"] = [f"recording_{name}" for name in recs]
+        types = list(SPEAKER_NOISE_WEIGHTS)
+        weights = np.array([SPEAKER_NOISE_WEIGHTS[t] for t in types])
+        order = rng.permutation(len(targets))
+        for k, idx in enumerate(order):
+            kind, rec_list = targets[idx]
+            t = types[int(rng.choice(len(types), p=weights / weights.sum()))]
+            clip = sorted(bank[t])[int(rng.integers(len(bank[t])))]
+            speaker = rec_list[0].speaker
+            phase2.append(dict(kind="speakers_mix", split=folder, bank=bank_dir,
+                               name=f"{split}_{k:03d}_{speaker}_{kind}",
+                               paths=[r.path for r in rec_list], speaker=speaker, speech=kind,
+                               noise_type=t, noise_clip=clip, snr_db=TEST_SNRS[k % 4],
+                               level_dbfs=float(rng.uniform(-33, -20)),
+                               seed=int(next(job_seed))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +402,45 @@ def babble(n: int, rng, voices, sentences, talkers=None) -> np.ndarray:
     return nz.unit_rms(out)
 
 
+def real_babble(n: int, rng, talkers: list, n_talkers: int | None = None) -> np.ndarray:
+    """4-10 real talkers summed at equal level; each talker is one recorded speaker (drawn from
+    ``talkers``, (path, speaker) pairs) saying random clips of theirs back to back."""
+    n_talkers = n_talkers or int(rng.integers(4, 11))
+    by_speaker: dict = {}
+    for path, speaker in talkers:
+        by_speaker.setdefault(speaker, []).append(path)
+    speakers = sorted(by_speaker)
+    out = np.zeros(n)
+    for _ in range(n_talkers):
+        paths = by_speaker[speakers[int(rng.integers(len(speakers)))]]
+        parts, total = [], 0
+        while total < n:
+            path = paths[int(rng.integers(len(paths)))]
+            s = trim_silence(src.load_recording(src.Recording(path, "", 0.0)))
+            if _is_silent(s) or len(s) < SAMPLE_RATE // 10:
+                continue
+            s = normalize_active(s, SPEECH_LEVEL_DBFS)
+            gap = np.zeros(int(rng.integers(0, SAMPLE_RATE // 4)), dtype=np.float32)
+            parts += [s, gap]
+            total += len(s) + len(gap)
+        talker = np.concatenate(parts)
+        o = int(rng.integers(0, len(talker) - n + 1))
+        out += talker[o:o + n]
+    return nz.unit_rms(out)
+
+
+def clatter(n: int, rng) -> np.ndarray:
+    """Sparse percussive hits (held-out recordings: cutlery, tills, doors) at random times."""
+    hits = [nz.unit_rms(src.sonic_pi(c)) for c in src.CLATTER_TEST]
+    out = np.zeros(n + SAMPLE_RATE * 3)
+    t = int(rng.integers(0, SAMPLE_RATE))
+    while t < n:
+        h = hits[int(rng.integers(len(hits)))][: SAMPLE_RATE * 3]
+        out[t:t + len(h)] += h * rng.uniform(0.2, 1.0)
+        t += int(rng.uniform(0.3, 2.5) * SAMPLE_RATE)
+    return nz.unit_rms(out[:n])
+
+
 def cafe(n: int, rng, voices, sentences) -> np.ndarray:
     """Babble plus sparse clatter from held-out percussive recordings (test only)."""
     x = babble(n, rng, voices, sentences)
@@ -296,7 +463,12 @@ def make_noise(job: dict, rng) -> np.ndarray:
         return babble(n, rng, job["voices"], job["sentences"])
     if t == "cafe":
         return cafe(n, rng, job["voices"], job["sentences"])
-    if t == "lowfreq" and job["split"] == "test":
+    if t == "babble_real":
+        return real_babble(n, rng, job["talkers"])
+    if t == "cafe_real":
+        x = real_babble(n, rng, job["talkers"])
+        return nz.unit_rms(x + rng.uniform(0.2, 0.5) * clatter(n, rng))
+    if t == "lowfreq" and job["split"] in ("test", "valid"):
         return nz.lowfreq(n, rng, **TEST_LOWFREQ)
     return nz.SYNTHETIC[t](n, rng)
 
@@ -306,11 +478,24 @@ def run_job(job: dict) -> dict:
     rng = np.random.default_rng(job["seed"])
     out, kind, name = job["out"], job["kind"], job["name"]
     meta = {"seed": job["seed"]}
-    if kind in ("speech_real", "speech_tts"):
+    if kind in ("speech_real", "speech_tts", "speech_pert"):
         if kind == "speech_real":
             rec = src.Recording(job["path"], job["speaker"], 0.0)
             x = src.load_recording(rec)
             meta.update(source=rec.rel, speaker=job["speaker"])
+        elif kind == "speech_pert":
+            from .voice import perturb
+
+            rec = src.Recording(job["path"], job["speaker"], 0.0)
+            x = trim_silence(src.load_recording(rec))
+            if _is_silent(x):
+                return dict(meta, skipped=f"silent (active level below {SILENT_DBFS:g} dBFS)",
+                            name=name)
+            x, params = perturb(x, job["target_f0"], rng)
+            if len(x) == 0:
+                return dict(meta, skipped="no voiced frame to perturb", name=name)
+            meta.update(source=rec.rel, speaker=job["speaker"], perturbed=params,
+                        target_f0=job["target_f0"])
         else:
             x = src.synthesize(job["voice"], job["text"], job["speed"], job["pitch"])
             meta.update(source="tts", voice=job["voice"], text=job["text"], speed=job["speed"],
@@ -328,12 +513,14 @@ def run_job(job: dict) -> dict:
         x = make_noise(job, rng)
         x = x * np.float32(10 ** (-26 / 20))  # -26 dBFS RMS
         x = x * min(1.0, 0.99 / float(np.max(np.abs(x))))
-        folder = os.path.join(out, "train", "noise") if job["split"] == "train" else \
-            os.path.join(out, "test_noise")
+        folder = os.path.join(out, *{"train": ("train", "noise"), "test": ("test_noise",),
+                                     "valid": ("valid_noise",)}[job["split"]])
         digest = _write(os.path.join(folder, name + ".wav"), x)
         meta.update(noise_type=job["type"], source=job.get("recording", "synthetic"))
         return dict(meta, name=name, split=f"{job['split']}_noise", seconds=len(x) / SAMPLE_RATE,
                     sha256=digest)
+    if kind == "speakers_mix":
+        return _speakers_mix(job, rng, meta)
     # test mixtures
     if kind == "test_synthetic":
         x = src.synthesize(job["voice"], job["text"], job["speed"], job["pitch"])
@@ -347,9 +534,45 @@ def run_job(job: dict) -> dict:
         # never expected (non-speech prompts are excluded up front): refuse rather than write a
         # test pair whose "clean" signal is a noise floor
         raise UserError(f"{name}: test speech is silent (active level below {SILENT_DBFS:g} dBFS)")
-    clean = trim_silence(x, margin_s=0.3)
+    return _write_pair(job, trim_silence(x, margin_s=0.3), rng, meta)
+
+
+def _speakers_mix(job: dict, rng, meta: dict) -> dict:
+    """A pair of the speakers test set or the validation set: one running-speech prompt, or
+    klettres items of one language joined with short pauses until LETTERS_SECONDS."""
+    parts, total = [], 0
+    for path in job["paths"]:
+        x = trim_silence(src.load_recording(src.Recording(path, job["speaker"], 0.0)),
+                         margin_s=0.05 if job["speech"] == "letters" else 0.3)
+        if _is_silent(x):
+            continue
+        if job["speech"] == "letters":
+            x = normalize_active(x, SPEECH_LEVEL_DBFS + rng.uniform(-2, 2))
+            gap = int(rng.uniform(0.15, 0.5) * SAMPLE_RATE)
+            x = np.concatenate([x, np.zeros(gap, dtype=np.float32)])
+        parts.append(x)
+        total += len(x)
+        if job["speech"] != "letters" or total >= LETTERS_SECONDS * SAMPLE_RATE:
+            break
+    if not parts:
+        raise UserError(f"{job['name']}: test speech is silent (active level below "
+                        f"{SILENT_DBFS:g} dBFS)")
+    speech = np.concatenate(parts)
+    if job["speech"] == "letters":   # pad the front like the trailing pauses
+        speech = np.concatenate([np.zeros(int(0.2 * SAMPLE_RATE), np.float32), speech])
+    info = src.speaker_info(job["speaker"])
+    meta.update(speaker=job["speaker"], speech=job["speech"], items=len(parts), **info,
+                sources=[os.path.relpath(p, "/usr/share").replace(os.sep, "/")
+                         for p in job["paths"][:len(parts)]])
+    return _write_pair(job, speech, rng, meta)
+
+
+def _write_pair(job: dict, clean: np.ndarray, rng, meta: dict) -> dict:
+    """Mix ``clean`` with a segment of the job's noise clip at its SNR and level and write the
+    (clean, noisy) pair of the job's split."""
+    out, name = job["out"], job["name"]
     clean = normalize_active(clean, job["level_dbfs"])
-    bank = _read(os.path.join(out, "test_noise", job["noise_clip"] + ".wav"))
+    bank = _read(os.path.join(out, job.get("bank", "test_noise"), job["noise_clip"] + ".wav"))
     o = int(rng.integers(0, max(1, len(bank) - len(clean))))
     noise = nz.loop_to(bank[o:], len(clean), rng) if len(bank) - o < len(clean) else \
         bank[o:o + len(clean)]
@@ -358,7 +581,7 @@ def run_job(job: dict) -> dict:
     # file is exactly clean + noise (mix_at_snr's clip protection keeps the sum in range)
     clean_q = to_pcm16(clean)
     noisy_q = np.clip(clean_q.astype(np.int32) + to_pcm16(noise), -32768, 32767).astype(np.int16)
-    split = job["kind"]
+    split = job.get("split", job["kind"])
     clean_digest = _write(os.path.join(out, split, "clean", name + ".wav"), clean_q)
     noisy_digest = _write(os.path.join(out, split, "noisy", name + ".wav"), noisy_q)
     meta.update(noise_type=job["noise_type"], noise_clip=job["noise_clip"],
@@ -407,8 +630,7 @@ def _check_output(out: str, cfg: BuildConfig, force: bool) -> bool:
             elif os.path.exists(p):
                 os.remove(p)
     try:
-        for sub in ["train/speech", "train/noise", "test_noise", "test_synthetic/clean",
-                    "test_synthetic/noisy", "test_real/clean", "test_real/noisy"]:
+        for sub in SUBDIRS:
             os.makedirs(os.path.join(out, sub), exist_ok=True)
         probe = os.path.join(out, ".write-test")
         with open(probe, "w") as fh:
@@ -533,22 +755,26 @@ def summary(manifest: dict, out: str) -> str:
              f"fingerprint {_fingerprint(out)})"]
     speech = sp.get("train_speech", {})
     tts = sum(v["seconds"] for v in speech.values() if v.get("source") == "tts")
-    real = sum(v["seconds"] for v in speech.values() if v.get("source") != "tts")
+    pert = sum(v["seconds"] for v in speech.values() if "perturbed" in v)
+    real = sum(v["seconds"] for v in speech.values() if v.get("source") != "tts") - pert
     n_tts = sum(1 for v in speech.values() if v.get("source") == "tts")
+    n_pert = sum(1 for v in speech.values() if "perturbed" in v)
     speakers = {v.get("speaker") for v in speech.values() if v.get("source") != "tts"}
     voices = {v.get("voice") for v in speech.values() if v.get("source") == "tts"}
-    lines.append(f"  train/speech  : {len(speech):5d} clips, {(tts + real) / 3600:.2f} h "
-                 f"(recorded {real / 3600:.2f} h in {len(speech) - n_tts} clips by "
-                 f"{len(speakers)} speakers/languages, TTS {tts / 3600:.2f} h in {n_tts} clips "
-                 f"by {len(voices)} voices)")
-    for split in ("train_noise", "test_noise", "test_synthetic", "test_real"):
+    lines.append(f"  train/speech  : {len(speech):5d} clips, {(tts + real + pert) / 3600:.2f} h "
+                 f"(recorded {real / 3600:.2f} h in {len(speech) - n_tts - n_pert} clips by "
+                 f"{len(speakers)} speakers/languages, perturbed voices {pert / 3600:.2f} h in "
+                 f"{n_pert} clips, TTS {tts / 3600:.2f} h in {n_tts} clips by {len(voices)} "
+                 f"voices)")
+    for split in ("train_noise", "test_noise", "valid_noise", "test_synthetic", "test_real",
+                  "test_speakers", "valid"):
         items = sp.get(split, {})
         secs = sum(v["seconds"] for v in items.values())
         types: dict = {}
         for v in items.values():
             types[v.get("noise_type", "?")] = types.get(v.get("noise_type", "?"), 0) + 1
         tstr = ", ".join(f"{k} {n}" for k, n in sorted(types.items()))
-        unit = "pairs" if split.startswith("test_") and split != "test_noise" else "clips"
+        unit = "clips" if split.endswith("_noise") else "pairs"
         lines.append(f"  {split:14s}: {len(items):5d} {unit}, {secs / 60:.1f} min; noise: {tstr}")
         if unit == "pairs" and items:
             snrs: dict = {}
@@ -560,6 +786,12 @@ def summary(manifest: dict, out: str) -> str:
             extra = ""
             if split == "test_synthetic":
                 extra = f"; {len({v.get('voice') for v in items.values()})} held-out voices"
+            if split in ("test_speakers", "valid"):
+                by = {}
+                for v in items.values():
+                    key = (v.get("speaker"), v.get("speech"))
+                    by[key] = by.get(key, 0) + 1
+                extra = "; " + ", ".join(f"{sp} {kind} x{n}" for (sp, kind), n in sorted(by.items()))
             lines.append(f"  {'':14s}  SNR {sstr} (measured in the files within {err:.3f} dB)"
                          + extra)
     skipped = manifest.get("skipped") or {}
@@ -575,7 +807,7 @@ def summary(manifest: dict, out: str) -> str:
 def corpus_files(manifest: dict) -> dict:
     """Relative path -> sha256 of every file the manifest lists (empty before version 3)."""
     folders = {"train_speech": "train/speech", "train_noise": "train/noise",
-               "test_noise": "test_noise"}
+               "test_noise": "test_noise", "valid_noise": "valid_noise"}
     out = {}
     for split, items in manifest.get("splits", {}).items():
         for name, v in items.items():
@@ -606,8 +838,7 @@ def verify(out: str, manifest: dict, progress: bool = False) -> list[str]:
         elif _sha256(p) != digest:
             problems.append(f"changed: {rel}")
     listed = set(files)
-    for sub in ("train/speech", "train/noise", "test_noise", "test_synthetic/clean",
-                "test_synthetic/noisy", "test_real/clean", "test_real/noisy"):
+    for sub in SUBDIRS:
         d = os.path.join(out, *sub.split("/"))
         if os.path.isdir(d):
             problems += [f"not in the manifest: {sub}/{f}" for f in sorted(os.listdir(d))

@@ -150,16 +150,42 @@ class OnlineMixer:
 
     Per item: a random speech segment (short clips are concatenated with the next clips in a
     random order, or zero-padded at a random position, so that the model also sees speech
-    pauses), an optional random spectral tilt / high-pass on the speech (recording channels
+    pauses; with ``speech_groups``, a group is drawn first by ``group_weights``, then a clip of
+    that group with probability proportional to its length, and short clips are joined with
+    clips of the same group), an optional random spectral tilt / high-pass on the speech (recording channels
     differ; the clean target gets the same filter), a random noise segment (looped if short;
     with probability ``p_two_noises`` a second noise is added), an SNR uniform in ``snr_range``,
     and an overall level uniform in ``level_range`` dBFS (RMS of the mixture) with clip protection.
     """
 
     def __init__(self, speech, noise, snr_range=(-5.0, 20.0), level_range=(-35.0, -15.0),
-                 p_pad=0.3, p_eq=0.5, p_two_noises=0.2):
+                 p_pad=0.3, p_eq=0.5, p_two_noises=0.2, speech_groups=None, group_weights=None):
         self.speech = _as_pool(speech, "speech")
         self.noise = _as_pool(noise, "noise")
+        self._groups = None
+        if speech_groups is not None:
+            speech_groups = list(speech_groups)
+            if len(speech_groups) != len(self.speech):
+                raise ValueError(f"speech_groups has {len(speech_groups)} labels for "
+                                 f"{len(self.speech)} speech clips")
+            weights = dict(group_weights or {})
+            names = sorted(set(speech_groups))
+            unknown = sorted(set(weights) - set(names))
+            if unknown:
+                raise ValueError(f"group_weights names groups with no clip: {', '.join(unknown)} "
+                                 f"(the groups are {', '.join(names)})")
+            if any(not w >= 0 for w in weights.values()):
+                raise ValueError(f"group weights must be non-negative, got {weights}")
+            w = np.array([weights.get(g, 1.0 if not weights else 0.0) for g in names], float)
+            if w.sum() <= 0:
+                raise ValueError("group_weights gives every group weight 0")
+            members = []
+            for g in names:
+                idx = np.array([i for i, x in enumerate(speech_groups) if x == g])
+                lengths = np.array([len(self.speech[i]) for i in idx], float)
+                members.append((idx, np.cumsum(lengths) / lengths.sum()))
+            self._groups = (np.cumsum(w / w.sum()), members, np.array(
+                [names.index(x) for x in speech_groups]))
         lo, hi = snr_range
         if not lo <= hi:
             raise ValueError(f"snr_range must be (low, high) with low <= high, got {snr_range}")
@@ -175,20 +201,43 @@ class OnlineMixer:
         self.p_pad, self.p_eq, self.p_two_noises = p_pad, p_eq, p_two_noises
 
     @classmethod
-    def from_corpus(cls, corpus_dir, **kw) -> "OnlineMixer":
-        """Load ``train/speech`` and ``train/noise`` of a built corpus."""
+    def from_corpus(cls, corpus_dir, group_weights=None, **kw) -> "OnlineMixer":
+        """Load ``train/speech`` and ``train/noise`` of a built corpus. ``group_weights``
+        ({"prompts": .., "letters": .., "tts": ..}) weights the speech groups that
+        ``speech_group`` reads from the corpus manifest (None: every clip equally likely)."""
+        import json
+
         from .corpus import ready_ok
 
         corpus_dir = os.fspath(corpus_dir)
         if not ready_ok(corpus_dir):
             raise FileNotFoundError(f"{corpus_dir}: not a complete corpus (no READY file matching "
                                     "its manifest.json); run `rnnse data build` first")
-        return cls(load_wav_dir(os.path.join(corpus_dir, "train", "speech")),
-                   load_wav_dir(os.path.join(corpus_dir, "train", "noise")), **kw)
+        speech_dir = os.path.join(corpus_dir, "train", "speech")
+        speech = load_wav_dir(speech_dir)
+        if group_weights is not None:
+            with open(os.path.join(corpus_dir, "manifest.json")) as fh:
+                entries = json.load(fh).get("splits", {}).get("train_speech", {})
+            names = [f[:-4] for f in sorted(os.listdir(speech_dir)) if f.endswith(".wav")]
+            kw["speech_groups"] = [speech_group(entries.get(n, {})) for n in names]
+            kw["group_weights"] = group_weights
+        return cls(speech, load_wav_dir(os.path.join(corpus_dir, "train", "noise")), **kw)
 
     # -- pieces ----------------------------------------------------------------------------
+    def _draw_clip(self, rng, group: int | None = None) -> tuple[int, int | None]:
+        """Index of a speech clip (and its group): uniform without groups; else a group by
+        weight (unless given) and a clip of it with probability proportional to its length."""
+        if self._groups is None:
+            return int(rng.integers(len(self.speech))), None
+        cum_w, members, _ = self._groups
+        if group is None:
+            group = min(int(np.searchsorted(cum_w, rng.random(), side="right")), len(cum_w) - 1)
+        idx, cum_len = members[group]
+        k = min(int(np.searchsorted(cum_len, rng.random(), side="right")), len(idx) - 1)
+        return int(idx[k]), group
+
     def _speech_segment(self, n: int, rng) -> np.ndarray:
-        i = int(rng.integers(len(self.speech)))
+        i, group = self._draw_clip(rng)
         clip = self.speech[i]
         if len(clip) >= n:
             o = int(rng.integers(len(clip) - n + 1))
@@ -200,7 +249,7 @@ class OnlineMixer:
             return out
         parts, total = [], 0
         while total < n + len(clip):
-            c = self.speech[int(rng.integers(len(self.speech)))] if parts else clip
+            c = self.speech[self._draw_clip(rng, group)[0]] if parts else clip
             gap = int(rng.integers(0, SAMPLE_RATE // 4))
             parts += [c, np.zeros(gap, dtype=np.int16)]
             total += len(c) + gap
@@ -263,6 +312,17 @@ class OnlineMixer:
         for b in range(batch_size):
             noisy[b], clean[b] = self.sample(seg_samples, rng)
         return noisy, clean
+
+
+def speech_group(entry: dict) -> str:
+    """The group of a training speech clip from its manifest entry: 'tts', 'letters' (klettres
+    letters and syllables) or 'prompts' (recorded prompts); voice-perturbed copies belong to
+    the group of their recording."""
+    if entry.get("source") == "tts":
+        return "tts"
+    if str(entry.get("speaker", "")).startswith("klettres-"):
+        return "letters"
+    return "prompts"
 
 
 def _check_batch_args(batch_size, seg_samples):

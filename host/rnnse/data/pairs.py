@@ -2,11 +2,12 @@
 
 ``load_test_set(x)`` accepts
 
-* a corpus test folder with ``clean/`` and ``noisy/`` (``data/corpus/test_real``,
-  ``data/corpus/test_synthetic``); SNRs and metadata come from the corpus ``manifest.json``;
+* a corpus test folder with ``clean/`` and ``noisy/`` (``data/corpus/test_speakers``,
+  ``data/corpus/test_real``, ``data/corpus/test_synthetic``, ``data/corpus/valid``); SNRs and
+  metadata come from the corpus ``manifest.json``;
 * a VoiceBank-DEMAND root (its test split; 48 kHz resampled to 16 kHz);
-* the short names ``real`` / ``synthetic`` (or ``test_real`` / ``test_synthetic``), resolved in
-  the default corpus ``data/corpus``.
+* the short names ``speakers`` / ``real`` / ``synthetic`` / ``valid`` (or the folder names),
+  resolved in the default corpus ``data/corpus``.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from ..cli import UserError
 from . import valentini
 
 DEFAULT_CORPUS = os.path.join("data", "corpus")
-NAMES = {"real": "test_real", "synthetic": "test_synthetic", "test_real": "test_real",
-         "test_synthetic": "test_synthetic"}
+NAMES = {"real": "test_real", "synthetic": "test_synthetic", "speakers": "test_speakers",
+         "valid": "valid", "test_real": "test_real", "test_synthetic": "test_synthetic",
+         "test_speakers": "test_speakers"}
 
 
 @dataclass

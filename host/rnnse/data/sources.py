@@ -1,8 +1,11 @@
 """Offline audio and text sources for the corpus builder (all from Debian packages).
 
 * recorded speech: ``asterisk-core-sounds-en-g722`` (one US female speaker, G.722 wideband prompts,
-  decoded with ffmpeg) and ``klettres-data`` (letters and syllables spoken by native speakers of
-  20 languages, 44.1 kHz Ogg Vorbis);
+  decoded with ffmpeg), ``klettres-data`` (letters and syllables spoken by native speakers of
+  20 languages, 44.1 kHz Ogg Vorbis) and three telephone-band prompt speakers
+  (``asterisk-prompt-es-co``, ``asterisk-prompt-fr-armelle``, ``asterisk-prompt-it-menardi-wav``:
+  8 kHz GSM or PCM, nothing above 4 kHz). Recorded speech comes from these packages only, and
+  which speaker may serve training, validation or testing is fixed here (``SPEAKER_SPLIT``);
 * synthetic speech: ``espeak-ng`` and ``flite`` reading sentences taken from ``fortunes``;
 * recorded noise: ``sonic-pi-samples`` (ambiences, machine loops, vinyl hiss).
 
@@ -32,23 +35,34 @@ FORTUNES_DIR = "/usr/share/games/fortunes"
 # through the module constants at call time
 REQUIREMENTS = [
     ("espeak-ng", "bin", "espeak-ng"),
+    ("dpkg-query", "bin", "dpkg"),
     ("flite", "bin", "flite"),
     ("ffmpeg", "bin", "ffmpeg"),
     ("ASTERISK_DIR", "dir", "asterisk-core-sounds-en-g722"),
     ("KLETTRES_DIR", "dir", "klettres-data"),
     ("SONIC_PI_DIR", "dir", "sonic-pi-samples"),
     ("FORTUNES_DIR", "dir", "fortunes"),
+    ("asterisk-prompt-es-co", "pkg", "asterisk-prompt-es-co"),
+    ("asterisk-prompt-fr-armelle", "pkg", "asterisk-prompt-fr-armelle"),
+    ("asterisk-prompt-it-menardi-wav", "pkg", "asterisk-prompt-it-menardi-wav"),
 ]
 # the Debian packages whose versions decide the corpus bytes (recorded in the manifest)
 SOURCE_PACKAGES = ["espeak-ng-data", "libespeak-ng1", "flite", "ffmpeg", "fortunes",
-                   "asterisk-core-sounds-en-g722", "klettres-data", "sonic-pi-samples"]
+                   "asterisk-core-sounds-en-g722", "klettres-data", "sonic-pi-samples",
+                   "asterisk-prompt-es-co", "asterisk-prompt-fr-armelle",
+                   "asterisk-prompt-it-menardi-wav"]
 
 
 def missing_packages() -> list[str]:
     """Debian packages whose files the corpus builder needs but cannot find."""
     missing = []
     for what, kind, pkg in REQUIREMENTS:
-        found = shutil.which(what) if kind == "bin" else os.path.isdir(globals()[what])
+        if kind == "bin":
+            found = shutil.which(what)
+        elif kind == "pkg":
+            found = bool(package_files(what))
+        else:
+            found = os.path.isdir(globals()[what])
         if not found and pkg not in missing:
             missing.append(pkg)
     return missing
@@ -107,7 +121,12 @@ class Recording:
     @property
     def rel(self) -> str:
         """The path inside its package's folder, with forward slashes."""
-        root = ASTERISK_DIR if self.speaker == "allison" else KLETTRES_DIR
+        if self.speaker == "allison":
+            root = ASTERISK_DIR
+        elif self.speaker.startswith("klettres-"):
+            root = KLETTRES_DIR
+        else:
+            root = os.path.dirname(PROMPT_ROOTS.get(self.speaker, os.path.dirname(self.path)))
         return os.path.relpath(self.path, root).replace(os.sep, "/")
 
     @property
@@ -138,8 +157,9 @@ def asterisk_prompts() -> list[Recording]:
     return sorted(out, key=lambda r: r.path)
 
 
-def klettres_clips() -> list[Recording]:
-    """All klettres Ogg clips, sorted by path; the speaker is the language folder."""
+def klettres_clips(split: str | None = None) -> list[Recording]:
+    """Klettres Ogg clips, sorted by path; the speaker is the language folder. ``split``
+    ('train', 'valid', 'test') keeps the languages of that split only (``SPEAKER_SPLIT``)."""
     out = []
     for root, _dirs, files in os.walk(KLETTRES_DIR):
         for f in files:
@@ -147,7 +167,105 @@ def klettres_clips() -> list[Recording]:
                 p = os.path.join(root, f)
                 lang = os.path.relpath(p, KLETTRES_DIR).split(os.sep)[0]
                 out.append(Recording(p, f"klettres-{lang}", 0.0))
+    if split is not None:
+        out = [r for r in out if split_of_speaker(r.speaker) == split]
     return sorted(out, key=lambda r: r.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# which recorded speaker serves what
+#
+# The split is by speaker: no voice of the validation or test speakers is training speech. A
+# klettres language folder counts as one speaker (a few hold two voices). Genders are estimated
+# from the median F0 of each folder (female above about 165 Hz). Of the prompt speakers, only
+# Allison is wideband; the other three are telephone band (8 kHz recordings resampled to 16 kHz).
+# No allowed source has male running speech: male voices come from klettres items.
+
+# speaker -> (Debian package, language, gender, band)
+PROMPT_SPEAKERS = {
+    "allison": ("asterisk-core-sounds-en-g722", "en", "f", "wide"),
+    "es-co": ("asterisk-prompt-es-co", "es", "f", "telephone"),
+    "fr-armelle": ("asterisk-prompt-fr-armelle", "fr", "f", "telephone"),
+    "it-menardi": ("asterisk-prompt-it-menardi-wav", "it", "f", "telephone"),
+}
+# the folder of each prompt speaker's running-speech prompts (sub-folders hold digits, letters)
+PROMPT_ROOTS = {"allison": ASTERISK_DIR, "es-co": "/usr/share/asterisk/sounds/es",
+                "fr-armelle": "/usr/share/asterisk/sounds/fr",
+                "it-menardi": "/usr/share/asterisk/sounds/it_IT_f_Menardi"}
+# klettres language folder -> estimated gender of its voice(s) ("fm": one of each)
+KLETTRES_GENDER = {"ar": "f", "cs": "f", "da": "m", "de": "fm", "en": "m", "en_GB": "f", "es": "f",
+                   "fr": "m", "he": "f", "hu": "m", "it": "f", "lt": "m", "ml": "m", "nb": "f",
+                   "nds": "m", "nl": "f", "pt_BR": "f", "ru": "f", "tn": "f", "uk": "f"}
+SPEAKER_SPLIT = {
+    "valid": {"prompts": ["fr-armelle"], "klettres": ["cs", "da", "lt", "uk"]},
+    "test": {"prompts": ["es-co", "it-menardi"], "klettres": ["hu", "nds", "nl", "ru"]},
+}
+TRAIN_PROMPT_SPEAKERS = ["allison"]
+
+
+def klettres_language(rec: "Recording") -> str:
+    return rec.speaker[len("klettres-"):]
+
+
+def split_of_speaker(speaker: str) -> str:
+    """'train', 'valid' or 'test' for a speaker name ("allison", "es-co", "klettres-hu", ...)."""
+    for split, d in SPEAKER_SPLIT.items():
+        if speaker in d["prompts"] or (speaker.startswith("klettres-")
+                                       and speaker[len("klettres-"):] in d["klettres"]):
+            return split
+    return "train"
+
+
+def speaker_info(speaker: str) -> dict:
+    """Language, gender and band of a recorded speaker."""
+    if speaker.startswith("klettres-"):
+        lang = speaker[len("klettres-"):]
+        return {"language": lang.split("_")[0], "gender": KLETTRES_GENDER.get(lang, "?"),
+                "band": "wide"}
+    _pkg, lang, gender, band = PROMPT_SPEAKERS[speaker]
+    return {"language": lang, "gender": gender, "band": band}
+
+
+_PACKAGE_FILES: dict = {}
+
+
+def package_files(package: str) -> list[str]:
+    """The files an installed Debian package owns (``dpkg -L``), sorted; [] if not installed."""
+    if package not in _PACKAGE_FILES:
+        try:
+            res = subprocess.run(["dpkg-query", "-L", package], capture_output=True, check=False)
+        except FileNotFoundError:
+            return []
+        files = [] if res.returncode != 0 else \
+            [f for f in res.stdout.decode(errors="replace").splitlines() if os.path.isfile(f)]
+        _PACKAGE_FILES[package] = sorted(files)
+    return _PACKAGE_FILES[package]
+
+
+# bytes per second of the prompt formats (duration estimates before decoding)
+_BYTES_PER_SECOND = {".g722": 8000.0, ".gsm": 1650.0, ".wav": 16000.0}
+
+
+def speaker_prompts(speaker: str, min_seconds: float = 0.0) -> list[Recording]:
+    """The running-speech prompts of a prompt speaker: the files of its Debian package in the
+    speaker's top folder (not the digits, letters, phonetic alphabet or silences), sorted."""
+    if speaker == "allison":
+        recs = [r for r in asterisk_prompts() if os.path.dirname(r.path) == ASTERISK_DIR]
+    else:
+        pkg, root = PROMPT_SPEAKERS[speaker][0], PROMPT_ROOTS[speaker]
+        recs = []
+        for p in package_files(pkg):
+            ext = os.path.splitext(p)[1]
+            if os.path.dirname(p) == root and ext in _BYTES_PER_SECOND and \
+                    is_speech_prompt(os.path.basename(p)):
+                recs.append(Recording(p, speaker, os.path.getsize(p) / _BYTES_PER_SECOND[ext]))
+    return sorted((r for r in recs if r.seconds >= min_seconds), key=lambda r: r.path)
+
+
+def decode_gsm(path: str) -> np.ndarray:
+    pcm = _run(["ffmpeg", "-v", "error", "-nostdin", "-f", "gsm", "-i", path,
+                "-ar", str(SAMPLE_RATE), "-ac", "1", "-f", "s16le", "-"], f"decoding {path}")
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def decode_g722(path: str) -> np.ndarray:
@@ -168,7 +286,11 @@ def read_any(path: str) -> np.ndarray:
 
 
 def load_recording(rec: Recording) -> np.ndarray:
-    return decode_g722(rec.path) if rec.path.endswith(".g722") else read_any(rec.path)
+    if rec.path.endswith(".g722"):
+        return decode_g722(rec.path)
+    if rec.path.endswith(".gsm"):
+        return decode_gsm(rec.path)
+    return read_any(rec.path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,6 +430,8 @@ NOISE_RECORDINGS_TRAIN = ["ambi_dark_woosh", "ambi_drone", "ambi_glass_hum", "am
                           "loop_tabla", "ambi_swoosh"]
 NOISE_RECORDINGS_TEST = ["loop_3d_printer", "ambi_sauna", "ambi_haunted_hum", "loop_safari",
                          "loop_garzul"]
+# recordings of the validation set's noise bank (heard neither in training nor in the test sets)
+NOISE_RECORDINGS_VALID = ["ambi_glass_rub", "loop_weirdo", "loop_mehackit1"]
 # short percussive recordings used as clatter in the test-only "cafe" noise
 CLATTER_TEST = ["perc_bell", "perc_till", "perc_door", "perc_snap", "elec_tick", "drum_cowbell",
                 "elec_wood", "perc_bell2"]

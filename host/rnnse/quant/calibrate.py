@@ -13,15 +13,21 @@ import os
 import numpy as np
 
 from ..config import SAMPLE_RATE
-from ..stft import stft
+from ..stft import input_feature, stft
 
 METHODS = ("minmax", "percentile", "mse", "meanstd", "tanh")
 _MAX_SAMPLES = 200_000   # values per tensor used by the percentile/MSE searches
 
 
 def float_params(model) -> dict:
-    """The model's parameters as float64 numpy arrays, keyed like its state_dict."""
-    return {k: v.detach().cpu().double().numpy() for k, v in model.state_dict().items()}
+    """The model's parameters as float64 numpy arrays, keyed like its state_dict, with the input
+    normalisation (if any) folded into fc_in: the form the quantizer and the firmware use."""
+    if getattr(model.config, "input_roots", 0):
+        import copy
+
+        model = copy.deepcopy(model).fold_input_norm()
+    return {k: v.detach().cpu().double().numpy() for k, v in model.state_dict().items()
+            if k not in ("in_offset", "in_scale")}
 
 
 def _sig(v):
@@ -47,6 +53,7 @@ def stream_float(params: dict, config: dict, mags: np.ndarray, record: dict | No
         if record is not None:
             record.setdefault(name, []).append(np.asarray(v[:, 0] if single else v, dtype=np.float32))
 
+    mags = input_feature(mags, int(config.get("input_roots", 0)))
     rec("input", mags)
     x = np.maximum(mags @ params["fc_in.weight"].T + params["fc_in.bias"], 0.0)
     rec("fc_in", x)

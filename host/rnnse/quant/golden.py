@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..stft import input_feature
 from . import fixed
 from .fixed import H_FRAC, SIGMOID_TABLE, TANH_TABLE, check_multipliers, requant, sat, sat8, sat16
 from .fixed import requant_unchecked as _rq
@@ -349,6 +350,7 @@ class GoldenModel:
         self.q = qmodel
         self.accum = accum
         self.n_bins = int(qmodel.config["n_bins"])
+        self.input_roots = int(qmodel.config.get("input_roots", 0))
         tables = {}
         if "sigmoid" in qmodel.tables:
             tables["sig_table"] = np.asarray(qmodel.tables["sigmoid"])
@@ -393,6 +395,8 @@ class GoldenModel:
             raise ValueError(f"expected magnitudes of shape (frames, {self.n_bins}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("magnitudes must be finite")
+        if self.input_roots:
+            x = input_feature(x, self.input_roots)   # float32 square roots, as the firmware's
         if self._first_fp16:
             x = fixed.to_fp16(x)
         new_state = []
