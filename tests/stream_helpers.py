@@ -47,10 +47,12 @@ def make_small_models(tmp_path_factory):
 
 
 def golden_orders(q):
-    """The golden model at both ends of its FP16 summation-order band (docs/numerics.md,
-    "End-to-end tolerance"): FP32 sums in BLAS order, then order-independent sums (lazily)."""
+    """The golden model in the FP16 summation orders of docs/numerics.md ("End-to-end
+    tolerance"), lazily: the portable kernels' sequential order, FP32 sums in BLAS order (which
+    depends on the machine's BLAS), then order-independent sums."""
     from rnnse.quant import GoldenModel
 
+    yield GoldenModel(q, accum="seq")
     yield GoldenModel(q)
     yield GoldenModel(q, accum="fp64")
 

@@ -271,6 +271,26 @@ def test_fc_fp16_fast_path_within_bound_of_reference_order(act):
     assert worst <= 1.0          # the orders split at most one FP16 rounding
 
 
+def test_fc_fp16_sequential_order_is_the_portable_kernels():
+    """accum="seq": FP32 sums from 0 in the order k = 0..K-1, the bias added last, bit for bit
+    with a scalar loop in that order (the portable C kernel's order)."""
+    rng = np.random.default_rng(51)
+    N, K = 24, 260
+    w = (rng.standard_normal((N, K)) * 0.1).astype(np.float16)
+    b = (rng.standard_normal(N) * 0.3).astype(np.float16)
+    x = (np.abs(rng.standard_normal((3, K))) * 4).astype(np.float16)
+    got = golden.fc_fp16(x, w, b, "none", accum="seq")
+    f32 = np.float32
+    for t in range(3):
+        for r in range(N):
+            acc = f32(0)
+            for k in range(K):
+                acc = f32(acc + f32(w[r, k]) * f32(x[t, k]))
+            assert got[t, r] == np.float16(f32(f32(b[r]) + acc)), (t, r)
+    with pytest.raises(ValueError, match="accum must be"):
+        golden.fc_fp16(x, w, b, "none", accum="fp16")
+
+
 def ref_lstm_fp16(x, h, c, w_ih, w_hh, b):
     """Reference order in FP32 scalars: acc = b, add the x products, then the h products."""
     f32 = np.float32

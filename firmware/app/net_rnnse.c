@@ -38,7 +38,7 @@ static int count_phases(void)
     const rnnse_model_t *m = &rnnse_model;
     int n = 0;
     phase_names[0] = 0;
-    if (m->n_layers > 0 && m->layers[0].in_type == RNNSE_FP16) {
+    if (m->n_layers > 0 && (m->layers[0].in_type == RNNSE_FP16 || m->input_roots)) {
         append("input");
         n++;
     }

@@ -108,6 +108,7 @@ uint32_t rnnse_model_checksum(const rnnse_model_t *m)
     h = crc_word(h, m->magic);
     h = crc_word(h, m->version);
     h = crc_word(h, m->n_layers);
+    h = crc_word(h, m->input_roots);
     for (i = 0; i < n; i++) h = crc_layer(h, &m->layers[i]);
     h = crc_table_words(h, m->sigmoid_table);
     h = crc_table_words(h, m->tanh_table);

@@ -19,8 +19,11 @@
  *               (rec_bytes 4: inv_scale float32, `scale` 0)
  * All multi-byte values little-endian; rnnse_record_bytes() gives the record size.
  *
+ * Network input: |X|^(1 / 2^input_roots), input_roots (0..RNNSE_MAX_INPUT_ROOTS) successive FP32
+ * square roots of the magnitude (0: the linear magnitude, as the paper), before the first layer.
+ *
  * Integrity: `checksum` is the CRC-32 (zlib's) of a canonical little-endian serialisation: words
- * magic, version, n_layers; per layer the 15 header words (kind .. rec_bytes, `scale` as its bits)
+ * magic, version, n_layers, input_roots; per layer the 15 header words (kind .. rec_bytes, `scale` as its bits)
  * then its n_out * rec_bytes record bytes; per table (sigmoid, tanh) a word 0 (absent) or 1 then
  * 257 int16. rnnse_model_checksum() computes it; the exporter writes the same value.
  */
@@ -35,7 +38,8 @@ extern "C" {
 #endif
 
 #define RNNSE_FORMAT_MAGIC 0x45534e52u   /* "RNSE" */
-#define RNNSE_FORMAT_VERSION 2u   /* 2: per-element quant scales */
+#define RNNSE_FORMAT_VERSION 3u   /* 2: per-element quant scales; 3: input_roots */
+#define RNNSE_MAX_INPUT_ROOTS 3u
 #define RNNSE_MAX_LAYERS 16
 #define RNNSE_TABLE_SIZE 257
 
@@ -71,6 +75,7 @@ typedef struct rnnse_model {
     const char *name;
     const char *scheme;     /* fp16, mixed, mixed+, int8, int8+ */
     uint32_t n_layers;
+    uint32_t input_roots;   /* the network input is |X|^(1 / 2^input_roots) (0: |X|) */
     const int16_t *sigmoid_table;   /* RNNSE_TABLE_SIZE entries; NULL without INT8 layers */
     const int16_t *tanh_table;
     rnnse_layer_t layers[RNNSE_MAX_LAYERS];

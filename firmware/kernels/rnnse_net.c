@@ -50,6 +50,7 @@ static int validate(const rnnse_model_t *m)
 {
     uint32_t i;
     if (m->n_layers < 1 || m->n_layers > RNNSE_MAX_LAYERS) return RNNSE_ERR_FORMAT;
+    if (m->input_roots > RNNSE_MAX_INPUT_ROOTS) return RNNSE_ERR_FORMAT;
     if (m->layers[0].in_type != RNNSE_FP32 && m->layers[0].in_type != RNNSE_FP16) return RNNSE_ERR_FORMAT;
     for (i = 0; i < m->n_layers; i++) {
         const rnnse_layer_t *L = &m->layers[i];
@@ -256,11 +257,18 @@ void rnnse_net_reset(rnnse_net_t *net)
 /* The output of a layer whose input is x: the other activation buffer. */
 static void *next_act(rnnse_net_t *net, const void *x) { return x == net->act[0] ? net->act[1] : net->act[0]; }
 
-static void convert_input(rnnse_net_t *net, rnnse_f16_t *x16, uint32_t n)
+/* The network input of this core's share of the bins: |X|^(1 / 2^roots), as FP16 (x16) or FP32 (x32). */
+static void convert_input(rnnse_net_t *net, rnnse_f16_t *x16, float *x32, uint32_t n)
 {
     int first, i;
+    uint32_t roots = net->model->input_roots, r;
     int count = rnnse_slice((int)n, plat_core_id(), plat_num_cores(), &first);
-    for (i = first; i < first + count; i++) x16[i] = rnnse_fp_f16_sat(net->io_in[i]);
+    for (i = first; i < first + count; i++) {
+        float v = net->io_in[i];
+        for (r = 0; r < roots; r++) v = rnnse_fp_sqrt(v);
+        if (x16) x16[i] = rnnse_fp_f16_sat(v);
+        else x32[i] = v;
+    }
 }
 
 static void convert_output(rnnse_net_t *net, const void *y, uint32_t type, uint32_t n)
@@ -297,9 +305,11 @@ static void net_team(void *arg)
     uint32_t i;
     int phase = 0;
     uint64_t t = plat_core_id() == 0 ? plat_cycles() : 0;
-    if (m->layers[0].in_type == RNNSE_FP16) {
-        convert_input(net, (rnnse_f16_t *)net->act[0], m->layers[0].n_in);
-        if (plat_core_id() == 0) zero_pad(net->act[0], m->layers[0].n_in, RNNSE_FP16);
+    if (m->layers[0].in_type == RNNSE_FP16 || m->input_roots) {
+        uint32_t type = m->layers[0].in_type;
+        convert_input(net, type == RNNSE_FP16 ? (rnnse_f16_t *)net->act[0] : NULL,
+                      type == RNNSE_FP16 ? NULL : (float *)net->act[0], m->layers[0].n_in);
+        if (plat_core_id() == 0) zero_pad(net->act[0], m->layers[0].n_in, type);
         plat_team_barrier();
         phase_end(net, &phase, &t);
         x = net->act[0];

@@ -55,8 +55,8 @@ static inline int32_t rnnse_fx_clipu8(int32_t x) { return x < 0 ? 0 : (x > 127 ?
 
 /* ---- FP32 steps (portable forms: plain C, IEEE single precision, nearest even) ---------------- *
  * rnnse_fp_f16_sat: FP32 -> FP16 with overflow saturated to +-65504 (the FP16 layers' output
- * rounding, rnnse_f16_out); rnnse_fp_relu: v > 0 ? v : +0; rnnse_fp_lrint: lrintf. Inputs finite
- * (NaN handling may differ between forms). */
+ * rounding, rnnse_f16_out); rnnse_fp_relu: v > 0 ? v : +0; rnnse_fp_lrint: lrintf; rnnse_fp_sqrt:
+ * sqrtf (correctly rounded in every form). Inputs finite (NaN handling may differ between forms). */
 #ifndef RNNSE_SIMD_HAS_FP
 static inline float rnnse_fp_add(float a, float b) { return a + b; }
 static inline float rnnse_fp_sub(float a, float b) { return a - b; }
@@ -67,6 +67,7 @@ static inline float rnnse_fp_from_int(int32_t q) { return (float)q; }
 static inline int32_t rnnse_fp_lrint(float v) { return (int32_t)lrintf(v); }
 static inline float rnnse_fp_f16_to_f32(rnnse_f16_t h) { return rnnse_f16_to_f32(h); }
 static inline rnnse_f16_t rnnse_fp_f16_sat(float v) { return rnnse_f32_to_f16(rnnse_fp_clamp(v, -65504.0f, 65504.0f)); }
+static inline float rnnse_fp_sqrt(float v) { return sqrtf(v); }
 #endif
 
 /* ---- primitives of docs/numerics.md ----------------------------------------------------------- */

@@ -343,6 +343,7 @@ static inline float rnnse_fp_mul(float a, float b) { return rnnse_zf_mul(a, b); 
 static inline float rnnse_fp_relu(float v) { return rnnse_zf_minmax(v, 0.0f, 1); }
 static inline float rnnse_fp_clamp(float v, float lo, float hi) { return rnnse_zf_minmax(rnnse_zf_minmax(v, lo, 1), hi, 0); }
 static inline rnnse_f16_t rnnse_fp_f16_sat(float v) { return rnnse_fp_f32_to_f16(rnnse_fp_clamp(v, -65504.0f, 65504.0f)); }
+RNNSE_ZF_INSN1(rnnse_fp_sqrt, ".insn r 0x53, 7, 0x2C, %0, %1, x0", float, float, rnnse_f32_bits, rnnse_bits_f32)
 
 /* rnnse_exp_f32, operation for operation */
 static inline float rnnse_xpulp_exp(float x)

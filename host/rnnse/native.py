@@ -70,6 +70,7 @@ typedef struct rnnse_model {
     const char *name;
     const char *scheme;
     uint32_t n_layers;
+    uint32_t input_roots;
     const int16_t *sigmoid_table;
     const int16_t *tanh_table;
     rnnse_layer_t layers[16];
@@ -294,6 +295,7 @@ class ModelImage:
         self._scheme = ffi.new("char[]", packed.scheme.encode())
         m.name, m.scheme = self._name, self._scheme
         m.n_layers = len(packed.layers)
+        m.input_roots = packed.input_roots
         for attr, t in (("sigmoid_table", packed.sigmoid_table), ("tanh_table", packed.tanh_table)):
             if t is not None:
                 buf = ffi.new("int16_t[]", [int(v) for v in np.asarray(t, np.int16)])

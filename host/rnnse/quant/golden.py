@@ -86,12 +86,21 @@ def _tanh_c_lut(ct_mult, ct_shift, mode, table) -> np.ndarray:
 
 
 def _fmatmul(x, w, accum: str = "fp32") -> np.ndarray:
-    """FP16 x FP16 products accumulated in FP32 (BLAS order) or exactly (float64, then FP32)."""
+    """FP16 x FP16 products accumulated in FP32 (BLAS order: "fp32"), exactly (float64, then
+    FP32: "fp64"), or in FP32 from 0 in the order k = 0, 1, ..., K-1 ("seq": the portable C
+    kernels' order, the same on every machine; each product of two FP16 values is exact in FP32,
+    so only the additions round)."""
     if accum == "fp32":
         return _matmul_t(np.asarray(x, dtype=np.float32), np.asarray(w, dtype=np.float32))
     if accum == "fp64":
         return _matmul_t(np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)).astype(np.float32)
-    raise ValueError(f"accum must be 'fp32' or 'fp64', got {accum!r}")
+    if accum == "seq":
+        x32, w32 = np.asarray(x, dtype=np.float32), np.asarray(w, dtype=np.float32)
+        acc = np.zeros(x32.shape[:-1] + (w32.shape[0],), dtype=np.float32)
+        for k in range(w32.shape[1]):
+            acc += x32[..., k:k + 1] * w32[:, k]
+        return acc
+    raise ValueError(f"accum must be 'fp32', 'fp64' or 'seq', got {accum!r}")
 
 
 def _transposed(w, w_t, dtype) -> np.ndarray:
@@ -102,9 +111,11 @@ def _transposed(w, w_t, dtype) -> np.ndarray:
 
 
 def _recurrent_weights(w_hh, accum, w_hh_t=None):
-    """(w_hh transposed, dtype of the per-frame sums) for an FP16 recurrent layer."""
-    if accum not in ("fp32", "fp64"):
-        raise ValueError(f"accum must be 'fp32' or 'fp64', got {accum!r}")
+    """(w_hh transposed, dtype of the per-frame sums) for an FP16 recurrent layer ("seq" keeps
+    the BLAS order here: only FC layers feed a quant step, where an order matters beyond the
+    tolerance band)."""
+    if accum not in ("fp32", "fp64", "seq"):
+        raise ValueError(f"accum must be 'fp32', 'fp64' or 'seq', got {accum!r}")
     dt = np.float32 if accum == "fp32" else np.float64
     return _transposed(w_hh, w_hh_t, dt), dt
 
