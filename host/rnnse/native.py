@@ -56,59 +56,29 @@ ERR = {v: k for k, v in ERRORS.items()}
 DMA_POISON = 0xA5
 _NP_TYPE = {FP32: np.float32, FP16: np.float16, INT8: np.int8, INT16: np.int16}
 
-CDEF = """
-typedef struct rnnse_layer {
-    uint32_t kind, prec, in_type, out_type, n_in, n_out, act, table_mode;
-    int32_t c_mult, c_shift, ct_mult, ct_shift, c_bits;
-    float scale;
-    uint32_t rec_bytes;
-    const void *rec;
-} rnnse_layer_t;
-typedef struct rnnse_model {
-    uint32_t magic;
-    uint32_t version;
-    const char *name;
-    const char *scheme;
-    uint32_t n_layers;
-    const int16_t *sigmoid_table;
-    const int16_t *tanh_table;
-    rnnse_layer_t layers[16];
-    uint32_t checksum;
-} rnnse_model_t;
-typedef struct rnnse_net rnnse_net_t;
+# the cffi declarations, read from the C headers (rnnse.cheaders): no hand copy to keep in step
+CDEF_SPEC = (
+    ("firmware/kernels/rnnse_model.h", ["rnnse_layer_t", "rnnse_model_t", "rnnse_model_checksum",
+                                        "rnnse_record_bytes", "rnnse_weights_in_range"]),
+    ("firmware/kernels/rnnse_net.h", ["rnnse_net_t", "rnnse_net_init", "rnnse_net_step", "rnnse_net_reset",
+                                      "rnnse_net_set_max_tile", "rnnse_strerror", "rnnse_net_set_weights_in_place"]),
+    ("firmware/kernels/rnnse_harness.h", ["rnnse_harness_layer", "rnnse_harness_act", "rnnse_harness_requant",
+                                          "rnnse_harness_net_phases", "rnnse_harness_team", "rnnse_harness_dma",
+                                          "rnnse_simd_name", "rnnse_harness_abi", "rnnse_harness_net_run"]),
+    ("firmware/targets/host/simd_x86.h", ["rnnse_simd_kernels", "rnnse_simd_select"]),
+    ("firmware/targets/host/read_floor.c", ["rnnse_host_read"]),
+    ("firmware/platform/platform.h", ["plat_l1_reset", "plat_l1_budget", "plat_l1_used", "plat_l1_set_budget"]),
+    ("firmware/platform/host/platform_host.h", ["plat_host_l1_capacity", "plat_host_dma_bytes",
+                                                "plat_host_dma_transfers"]),
+)
+CDEF_OPAQUE = ("rnnse_net_t",)
 
-int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores);
-int rnnse_net_step(rnnse_net_t *net, const float *mag, float *mask);
-void rnnse_net_reset(rnnse_net_t *net);
-void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records);
-const char *rnnse_strerror(int code);
-uint32_t rnnse_model_checksum(const rnnse_model_t *m);
-uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_t n_out);
 
-void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on);
-int rnnse_weights_in_range(const rnnse_layer_t *L);
-int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
-                        int ncores, uint32_t max_tile_rec, int in_place, const void *x, const void *h, void *c,
-                        void *y);
-int rnnse_harness_act(int fn, const float *x, float *y, int n);
-int rnnse_harness_net_phases(const rnnse_net_t *net, uint64_t *out, int max);
-int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
-int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
-const char *rnnse_simd_name(void);
-const char *rnnse_simd_kernels(void);
-int rnnse_simd_select(const char *name);
-uint64_t rnnse_host_read(const void *p, size_t n, int passes);
-int rnnse_harness_abi(uint32_t *out, int n);
-int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles);
+def cdef() -> str:
+    """The cffi declarations of the host library, from the firmware's headers."""
+    from .cheaders import cdef as from_headers
 
-void plat_l1_reset(void);
-size_t plat_l1_budget(void);
-size_t plat_l1_used(void);
-size_t plat_l1_set_budget(size_t bytes);
-size_t plat_host_l1_capacity(void);
-unsigned long long plat_host_dma_bytes(void);
-unsigned long long plat_host_dma_transfers(void);
-"""
+    return from_headers(CDEF_SPEC, opaque=CDEF_OPAQUE)
 
 
 class NativeError(RuntimeError):
@@ -328,7 +298,7 @@ class Library:
 
         self.path, self.variant = path, variant
         self.ffi = cffi.FFI()
-        self.ffi.cdef(CDEF)
+        self.ffi.cdef(cdef())
         try:
             self.lib = self.ffi.dlopen(path)
         except OSError as exc:
