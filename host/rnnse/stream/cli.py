@@ -19,8 +19,9 @@ DEFAULT_MODEL = os.path.join("models", "lstm256")
 def register(sub) -> None:
     p = sub.add_parser("enhance", help="enhance a wav file on the firmware (host build, QEMU virt or a "
                                        "device on a serial port)", description=__doc__.splitlines()[0])
-    p.add_argument("input", help="noisy input (16 kHz mono wav)")
-    p.add_argument("-o", "--output", required=True, help="enhanced output wav")
+    p.add_argument("input", help="noisy input (16 kHz mono wav; - reads it from standard input)")
+    p.add_argument("-o", "--output", required=True,
+                   help="enhanced output wav (- writes it to standard output, the report to standard error)")
     p.add_argument("--target", default="host",
                    help="host (native build on a loopback port, default), virt (QEMU RISC-V), gvsoc (GVSoC pulp-open), "
                         "serial:PORT[@BAUD] or a pyserial URL (socket://HOST:PORT, rfc2217://...)")
@@ -99,7 +100,7 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
 
 
 def cmd_enhance(args) -> int:
-    from ..audio import from_pcm16, load_wav, save_wav, to_pcm16
+    from ..audio import from_pcm16, load_wav, report_stream, save_wav, to_pcm16
     from ..config import LATENCY, SAMPLE_RATE
     from .build import BuildError
     from .client import StreamClient, StreamError
@@ -147,7 +148,7 @@ def cmd_enhance(args) -> int:
     y = from_pcm16(result.audio[LATENCY:LATENCY + len(x)])
     save_wav(args.output, y)
     audio_s = len(padded) / SAMPLE_RATE
-    lines = [f"wrote {args.output}"]
+    lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}"]
     lines += cost_table(result.costs, info)
     st = result.stats
     dev = {k: v for k, v in final.stats.items() if v and k != "frames"}
@@ -174,7 +175,7 @@ def cmd_enhance(args) -> int:
         lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
                      f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}, "
                      f"SI-SDR {m['noisy']['si_sdr']:.2f} -> {m['enhanced']['si_sdr']:.2f} dB")
-    print("\n".join(lines))
+    print("\n".join(lines), file=report_stream(args.output))
     if args.json:
         d = os.path.dirname(args.json)
         if d:
