@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnse.stream import protocol as P
@@ -225,4 +225,5 @@ def test_enhanced_and_audio_payloads():
             P.encode_audio(bad)
     with pytest.raises(P.ProtocolError):
         P.decode_audio(b"\x00" * 150)
-    assert P.decode_error(P.encode_error(P.E_SEQ, 12, "AUDIO out of sequence")) == (P.E_SEQ, 12, "AUDIO out of sequence")
+    assert P.decode_error(P.encode_error(P.E_SEQ, 12, "AUDIO out of sequence")) == (
+        P.E_SEQ, 12, "AUDIO out of sequence")

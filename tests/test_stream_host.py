@@ -234,7 +234,8 @@ def test_random_faults_never_change_the_output(fault_app, faults):
         if any(abs(at - u) < 300 for u in used):      # faults must not overlap
             continue
         used.append(at)
-        f = Flip(at, arg) if kind == "flip" else Drop(at, arg % 40 + 1) if kind == "drop" else Insert(at, bytes([arg]) * (arg % 5 + 1))
+        f = (Flip(at, arg) if kind == "flip" else Drop(at, arg % 40 + 1) if kind == "drop"
+             else Insert(at, bytes([arg]) * (arg % 5 + 1)))
         (up if is_up else down).append(f)
     with FaultProxy(fault_app["port"], up=up, down=down) as proxy:
         ser, c = connect(proxy.url)

@@ -426,7 +426,8 @@ class Library:
             self._reset_l1()
             rc = self.lib.rnnse_harness_layer(
                 L, ffi.from_buffer("int16_t[]", sig), ffi.from_buffer("int16_t[]", tanh), cores,
-                int(max_tile), int(bool(in_place)), ffi.from_buffer(xa), ffi.from_buffer(ha) if ha is not None else ffi.NULL,
+                int(max_tile), int(bool(in_place)), ffi.from_buffer(xa),
+                ffi.from_buffer(ha) if ha is not None else ffi.NULL,
                 ffi.from_buffer(ca) if ca is not None else ffi.NULL, ffi.from_buffer(y))
         self._raise(rc)
         if pl.kind == LSTM:
