@@ -115,6 +115,7 @@ def test_small_models_match_the_golden_model(cell, scheme, small_models, build):
         r = c.stream(pcm)
         ser.close()
     check_against_golden(qmodel, r, pcm, exact_masks=(scheme == "int8"))
+    assert r.info.fixed_costs == ["total", "dsp", "network", "busiest"]   # as the firmware states them
     assert r.info.counter == "ns" and r.costs.shape == (len(pcm) // 100 + (len(pcm) % 100 > 0), r.info.n_costs)
     assert np.all(r.costs[:, 0] >= r.costs[:, 2]) and np.all(r.costs[:, 2] > 0)
 

@@ -74,13 +74,16 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
     else:
         scale, name, budget = 1e-6, f"M {unit}", BUDGET_MS * 1e-3 * CLOCK_HZ * 1e-6
-    rows = [("total", 0), ("dsp", 1), ("network", 2), ("busiest worker", 3)]
-    n_ph = (costs.shape[1] - 4) // 2
+    labels = {"busiest": "busiest worker"}
+    nf = len(info.fixed_costs)
+    rows = [(labels.get(name, name), i) for i, name in enumerate(info.fixed_costs)]
+    n_ph = (costs.shape[1] - nf) // 2
     for i, ph in enumerate(layer_labels(info.phases[:n_ph])):
-        rows.append((f"  {ph} (total)", 4 + i))
-        rows.append((f"  {ph} (busiest)", 4 + n_ph + i))
-    # entries a target cannot measure are 0: leave them out
-    rows = [(label, col) for label, col in rows if col < 3 or costs[:, col].any()]
+        rows.append((f"  {ph} (total)", nf + i))
+        rows.append((f"  {ph} (busiest)", nf + n_ph + i))
+    # entries a target cannot measure are 0: leave them out (not total, dsp and network)
+    rows = [(label, col) for label, col in rows
+            if info.fixed_costs[col:col + 1] in (["total"], ["dsp"], ["network"]) or costs[:, col].any()]
     lines = [f"per-hop cost ({len(costs)} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
              + ("" if unit == "ns" else f" at {CLOCK_HZ / 1e6:.0f} MHz") + "):",
              f"  {'':22s} {'mean':>10s} {'p99':>10s} {'max':>10s} {'of budget':>10s}"]
@@ -88,7 +91,7 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         v = costs[:, col].astype(np.float64) * scale
         lines.append(f"  {label:22s} {v.mean():10.4g} {np.percentile(v, 99):10.4g} {v.max():10.4g} "
                      f"{100 * v.mean() / budget:9.2f}%")
-    tot = costs[:, 0].astype(np.float64).mean() * scale
+    tot = costs[:, info.fixed_costs.index("total")].astype(np.float64).mean() * scale
     if emulated:
         lines.append("  (QEMU's wall-clock time on this machine, which says nothing about the MCU: drop "
                      "--no-icount for instruction counts)")
