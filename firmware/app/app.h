@@ -52,7 +52,7 @@ typedef struct app_reply {
 
 typedef struct app {
     const app_io_t *io;
-    const char *target;         /* "host", "virt" */
+    const char *target;         /* "host", "virt", "pulp" */
     int ncores;
     int counter_kind;
     int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */
