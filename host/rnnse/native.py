@@ -43,7 +43,8 @@ VARIANTS = {
     "asan": ("build/host-asan", "librnnse.so"),
     "asan-portable": ("build/host-asan", "librnnse_portable.so"),
 }
-SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/platform/platform.h",
+SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/harness/*.c", "firmware/harness/*.h",
+                "firmware/platform/platform.h",
                 "firmware/platform/host/*.c", "firmware/platform/host/*.h", "SConstruct",
                 "firmware/targets/host/SConscript", "firmware/targets/host/*.c", "firmware/targets/host/*.h")
 
@@ -62,7 +63,7 @@ CDEF_SPEC = (
                                         "rnnse_record_bytes", "rnnse_weights_in_range"]),
     ("firmware/kernels/rnnse_net.h", ["rnnse_net_t", "rnnse_net_init", "rnnse_net_step", "rnnse_net_reset",
                                       "rnnse_net_set_max_tile", "rnnse_strerror", "rnnse_net_set_weights_in_place"]),
-    ("firmware/kernels/rnnse_harness.h", ["rnnse_harness_layer", "rnnse_harness_act", "rnnse_harness_requant",
+    ("firmware/harness/rnnse_harness.h", ["rnnse_harness_layer", "rnnse_harness_act", "rnnse_harness_requant",
                                           "rnnse_harness_net_phases", "rnnse_harness_team", "rnnse_harness_dma",
                                           "rnnse_simd_name", "rnnse_harness_abi", "rnnse_harness_net_run"]),
     ("firmware/targets/host/simd_x86.h", ["rnnse_simd_kernels", "rnnse_simd_select"]),
