@@ -16,7 +16,6 @@ from rnnse.stream import gvsoc as G
 from rnnse.stream import protocol as P
 
 MODEL_H = "firmware/kernels/rnnse_model.h"
-NET_H = "firmware/kernels/rnnse_net.h"
 PROTO_H = "firmware/app/proto.h"
 APP_H = "firmware/app/app.h"
 DSP_H = "firmware/dsp/dsp.h"
@@ -54,7 +53,7 @@ def test_activations_and_tables():
 
 
 def test_error_codes():
-    c = C.constants(NET_H)
+    c = C.constants(MODEL_H)
     errors = {v: k for k, v in c.items() if k == "RNNSE_OK" or k.startswith("RNNSE_ERR_")}
     assert N.ERRORS == errors
     assert N.DMA_POISON == C.constants(HOST_H)["PLAT_HOST_DMA_POISON"]
