@@ -26,12 +26,10 @@ network at a time per loaded library. ``Net`` objects notice when another call r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import os
 import shutil
 import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -120,23 +118,11 @@ def is_stale(variant: str = "default") -> bool:
     return any(os.path.getmtime(s) > t for s in _sources())
 
 
-def _scons_command() -> list[str]:
-    here = os.path.join(os.path.dirname(sys.executable), "scons")
-    if os.path.exists(here):
-        return [here]
-    found = shutil.which("scons")
-    if found:
-        return [found]
-    try:
-        import SCons  # noqa: F401
-    except ImportError:
-        raise NativeBuildError("cannot build the host library: scons is not installed "
-                               "(pip install -r requirements.txt)") from None
-    return [sys.executable, "-m", "SCons"]
-
-
 def build(variant: str = "default", force: bool = False, quiet: bool = True) -> str:
-    """Build a library variant with scons when it is missing or older than its sources."""
+    """Build a library variant with scons (rnnse.stream.build.run_scons: the one scons wrapper, one
+    build at a time across processes) when it is missing or older than its sources."""
+    from .stream.build import BuildError, run_scons
+
     path = library_path(variant)
     if not force and not is_stale(variant):
         return path
@@ -144,22 +130,16 @@ def build(variant: str = "default", force: bool = False, quiet: bool = True) -> 
     if not shutil.which(cc):
         raise NativeBuildError(f"cannot build the host library: C compiler {cc!r} not found "
                                "(install gcc: scripts/debian-packages.txt)")
-    cmd = _scons_command() + ["-Q", f"-j{min(os.cpu_count() or 1, 4)}"]
-    if variant.startswith("asan"):
-        cmd.append("asan=1")
-    cmd.append(os.path.relpath(path, REPO_ROOT))
-    os.makedirs(os.path.join(REPO_ROOT, "build"), exist_ok=True)
-    with open(os.path.join(REPO_ROOT, "build", ".native-build.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)        # one build at a time (parallel test processes)
-        if force or is_stale(variant):
-            r = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
-            if r.returncode != 0 or not os.path.exists(path):
-                tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-30:])
-                raise NativeBuildError(f"building {os.path.relpath(path, REPO_ROOT)} failed "
-                                       f"({' '.join(cmd)}):\n{tail}")
-            if not quiet and r.stdout.strip():
-                print(r.stdout.strip())
-            os.utime(path)                       # scons may skip an unchanged link: mark it fresh
+    rel = os.path.relpath(path, REPO_ROOT)
+    try:
+        out = run_scons((["asan=1"] if variant.startswith("asan") else []) + [rel], REPO_ROOT)
+    except BuildError as exc:
+        raise NativeBuildError(f"building {rel} failed: {exc}") from None
+    if not os.path.exists(path):
+        raise NativeBuildError(f"scons succeeded but {rel} was not built")
+    if not quiet and out.strip():
+        print(out.strip())
+    os.utime(path)                       # scons may skip an unchanged link: mark it fresh
     return path
 
 
