@@ -5,9 +5,18 @@
 # against the 1.5 M budget of a 6.25 ms hop at 240 MHz) and PESQ-WB / STOI before and after against
 # the clean reference.
 #   extra arguments go to `rnnse enhance` (e.g. --model models/gru256 --scheme int8+ --target host)
+#   --target gvsoc: the same on GVSoC's pulp-open model (cycles per hop), GVSoC set up first when
+#   missing (scripts/setup-gvsoc.sh: a few minutes, once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+prev=""
+for a in "$@"; do
+  if [ "$a" = "--target=gvsoc" ] || { [ "$prev" = "--target" ] && [ "$a" = "gvsoc" ]; }; then
+    if [ -z "${RNNSE_GVSOC:-}" ]; then bash scripts/setup-gvsoc.sh; fi
+  fi
+  prev="$a"
+done
 mkdir -p out
 exec .venv/bin/rnnse enhance samples/demo_noisy.wav -o out/demo_enhanced.wav \
     --target virt --model models/lstm256 --scheme mixed --clean samples/demo_clean.wav "$@"

@@ -163,7 +163,6 @@ def fc_fp16_bound(layer, x, y_ref):
 def rnn_fp16_bound(layer, x, h, c=None):
     """First-order propagation of the spec's per-output bound through one LSTM/GRU step for the
     same (h, c): bounds on h' (and c')."""
-    G = 4 if layer.kind == "lstm" else 3
     H = layer.w_hh.shape[1]
     K = layer.w_ih.shape[1]
     xf, hf = x.astype(np.float64), h.astype(np.float64)

@@ -47,8 +47,8 @@ def test_kernel_tests_under_asan():
     env["RNNSE_NATIVE_ASAN"] = "1"
     env.pop("RNNSE_NATIVE", None)
     env["ASAN_OPTIONS"] += ":detect_stack_use_after_return=1:check_initialization_order=1"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:faulthandler", "--capture=sys", "-x",
-           *[os.path.join(HERE, m) for m in MODULES]]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:faulthandler", "--capture=sys",
+           "-x", *[os.path.join(HERE, m) for m in MODULES]]
     r = subprocess.run(cmd, cwd=native.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
     report = _sanitizer_report(out)

@@ -11,7 +11,6 @@ on the target (where the building blocks are Xpulp instructions). Called through
 form (rnnse_requant_le33) is also checked where the recurrent kernels use it: whole INT8 LSTM/GRU
 layers against the golden model, with units whose input accumulators are too wide for it.
 """
-import cffi
 import numpy as np
 import pytest
 
@@ -28,10 +27,8 @@ MISS = I32_MIN       # what the harness returns where a rnnse_requant_le33 form 
 
 @pytest.fixture(scope="module")
 def prim():
-    ffi = cffi.FFI()
-    ffi.cdef("int rnnse_harness_requant(int form, const int32_t *acc, const int32_t *mult, const int32_t *shift, "
-             "int32_t *out, int n);")
-    lib = ffi.dlopen(native.load().path)
+    library = native.load()
+    ffi, lib = library.ffi, library.lib
 
     def run(form, acc, mult, shift, acc2=None, mult2=None, shift2=None):
         n = len(acc)

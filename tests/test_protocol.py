@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnse.stream import protocol as P
@@ -197,7 +197,7 @@ def test_seq_arithmetic_skips_seq_none():
 def test_info_round_trip():
     info = P.Info(1, 100, 16000, 257, 8, 8, "instructions", 20, 4096, 0xDEADBEEF, 17, 1, 8,
                   "lstm256", "mixed", "virt", ["input", "fc", "quant", "lstm", "lstm", "output"],
-                  dict(zip(P.STAT_NAMES, range(7))))
+                  dict(zip(P.STAT_NAMES, range(7))), ["total", "dsp", "network", "busiest"])
     assert P.decode_info(P.encode_info(info)) == info
     with pytest.raises(P.ProtocolError):
         P.decode_info(P.encode_info(info)[:-1])
@@ -225,4 +225,5 @@ def test_enhanced_and_audio_payloads():
             P.encode_audio(bad)
     with pytest.raises(P.ProtocolError):
         P.decode_audio(b"\x00" * 150)
-    assert P.decode_error(P.encode_error(P.E_SEQ, 12, "AUDIO out of sequence")) == (P.E_SEQ, 12, "AUDIO out of sequence")
+    assert P.decode_error(P.encode_error(P.E_SEQ, 12, "AUDIO out of sequence")) == (
+        P.E_SEQ, 12, "AUDIO out of sequence")

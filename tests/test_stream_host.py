@@ -115,6 +115,7 @@ def test_small_models_match_the_golden_model(cell, scheme, small_models, build):
         r = c.stream(pcm)
         ser.close()
     check_against_golden(qmodel, r, pcm, exact_masks=(scheme == "int8"))
+    assert r.info.fixed_costs == ["total", "dsp", "network", "busiest"]   # as the firmware states them
     assert r.info.counter == "ns" and r.costs.shape == (len(pcm) // 100 + (len(pcm) % 100 > 0), r.info.n_costs)
     assert np.all(r.costs[:, 0] >= r.costs[:, 2]) and np.all(r.costs[:, 2] > 0)
 
@@ -234,7 +235,8 @@ def test_random_faults_never_change_the_output(fault_app, faults):
         if any(abs(at - u) < 300 for u in used):      # faults must not overlap
             continue
         used.append(at)
-        f = Flip(at, arg) if kind == "flip" else Drop(at, arg % 40 + 1) if kind == "drop" else Insert(at, bytes([arg]) * (arg % 5 + 1))
+        f = (Flip(at, arg) if kind == "flip" else Drop(at, arg % 40 + 1) if kind == "drop"
+             else Insert(at, bytes([arg]) * (arg % 5 + 1)))
         (up if is_up else down).append(f)
     with FaultProxy(fault_app["port"], up=up, down=down) as proxy:
         ser, c = connect(proxy.url)

@@ -94,6 +94,7 @@ def check_costs(r):
     info, c = r.info, r.costs.astype(np.int64)
     n_ph = len(info.phases)
     assert info.counter == "instructions" and info.cores == virt.MAX_CORES
+    assert info.fixed_costs == ["total", "dsp", "network", "busiest"]     # as the firmware states them
     assert c.shape == (len(r.audio) // 100, 4 + 2 * n_ph) and info.n_costs == c.shape[1]
     total, dsp, net, busiest = c[:, 0], c[:, 1], c[:, 2], c[:, 3]
     ph_total, ph_busy = c[:, 4:4 + n_ph], c[:, 4 + n_ph:]

@@ -37,7 +37,7 @@ def test_tiny_training_lowers_validation_loss(tmp_path):
 def test_resume_continues_the_same_run(tmp_path):
     torch.set_num_threads(1)
     cfg = TrainConfig(minutes=5, batch=4, seg_seconds=0.3, ckpt_minutes=0, val_batches=1)
-    straight = train(ToySource(), tiny(), cfg, str(tmp_path / "a"), max_steps=6, progress=False)
+    train(ToySource(), tiny(), cfg, str(tmp_path / "a"), max_steps=6, progress=False)
     train(ToySource(), tiny(), cfg, str(tmp_path / "b"), max_steps=3, progress=False)
     resumed = train(ToySource(), tiny(), cfg, str(tmp_path / "b"), resume=True, max_steps=6,
                     progress=False, log=lambda *a: None)

@@ -12,10 +12,11 @@
 #include "proto.h"
 
 #define APP_MAX_PHASES 18
-/* cost entries per hop: total, dsp, net, busiest worker, then per network phase its total and
- * its busiest worker (see docs/protocol.md) */
-#define APP_MAX_COSTS (4 + 2 * APP_MAX_PHASES)
+/* cost entries per hop: the fixed ones (total, dsp, network, busiest worker: their names go to
+ * the host in INFO), then per network phase its total and its busiest worker (docs/protocol.md) */
+#define APP_FIXED_COST_NAMES "total,dsp,network,busiest"
 #define APP_FIXED_COSTS 4
+#define APP_MAX_COSTS (APP_FIXED_COSTS + 2 * APP_MAX_PHASES)
 
 enum { APP_COUNTER_NS = 0, APP_COUNTER_INSTRUCTIONS = 1, APP_COUNTER_CYCLES = 2 };
 
@@ -51,7 +52,7 @@ typedef struct app_reply {
 
 typedef struct app {
     const app_io_t *io;
-    const char *target;         /* "host", "virt" */
+    const char *target;         /* "host", "virt", "pulp" */
     int ncores;
     int counter_kind;
     int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */

@@ -42,6 +42,7 @@ void app_send_info(app_t *app, uint16_t seq)
     n += put_string(p + n, info.scheme, 16);
     n += put_string(p + n, app->target, 16);
     n += put_string(p + n, info.phases, 120);
+    n += put_string(p + n, APP_FIXED_COST_NAMES, 40);
     const uint32_t stats[7] = {app->stats.frames, app->stats.bad_header, app->stats.bad_crc,
                                app->stats.junk_bytes, app->stats.timeouts, app->stats.duplicates,
                                app->stats.seq_errors};

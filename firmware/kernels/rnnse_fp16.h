@@ -64,9 +64,6 @@ static inline float rnnse_f16_to_f32(rnnse_f16_t h)
     return rnnse_bits_f32(sign | rnnse_f32_bits((float)m * 5.9604644775390625e-8f));  /* m * 2^-24 */
 }
 
-/* Round a float to the nearest FP16 value and back (one FP16 rounding step). */
-static inline float rnnse_round_f16(float f) { return rnnse_f16_to_f32(rnnse_f32_to_f16(f)); }
-
 /* Array conversions (n elements). */
 void rnnse_f32_to_f16_array(const float *src, rnnse_f16_t *dst, int n);
 void rnnse_f16_to_f32_array(const rnnse_f16_t *src, float *dst, int n);

@@ -15,8 +15,8 @@
 
 #include "platform.h"
 #include "rnnse_fp16.h"
+#include "rnnse_ctx.h"
 #include "rnnse_model.h"
-#include "rnnse_net.h"
 
 #ifdef __cplusplus
 extern "C" {

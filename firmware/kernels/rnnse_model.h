@@ -43,6 +43,16 @@ extern "C" {
 #define RNNSE_MAX_LAYERS 16
 #define RNNSE_TABLE_SIZE 257
 
+/* error codes (negative); 0 is success */
+#define RNNSE_OK 0
+#define RNNSE_ERR_ARG (-1)        /* NULL pointer or bad core count */
+#define RNNSE_ERR_MAGIC (-2)      /* not a model descriptor */
+#define RNNSE_ERR_VERSION (-3)    /* descriptor format version not supported */
+#define RNNSE_ERR_CHECKSUM (-4)   /* descriptor contents do not match their checksum */
+#define RNNSE_ERR_FORMAT (-5)     /* inconsistent layer list (kinds, types, sizes, records, an int8
+                                   * weight of -128) */
+#define RNNSE_ERR_L1 (-6)         /* L1 budget too small for states or for one tile */
+
 /* layer kinds */
 enum { RNNSE_FC = 1, RNNSE_LSTM = 2, RNNSE_GRU = 3, RNNSE_QUANT = 4, RNNSE_DEQUANT = 5 };
 /* element types of vectors and weight precisions */

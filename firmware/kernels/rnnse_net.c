@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "rnnse_kernels.h"
+#include "rnnse_net.h"
 #include "rnnse_scalar.h"
 
 const char *rnnse_strerror(int code)

@@ -23,40 +23,14 @@
 #include <stdint.h>
 
 #include "platform.h"
+#include "rnnse_ctx.h"
 #include "rnnse_model.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* error codes (negative); 0 is success */
-#define RNNSE_OK 0
-#define RNNSE_ERR_ARG (-1)        /* NULL pointer or bad core count */
-#define RNNSE_ERR_MAGIC (-2)      /* not a model descriptor */
-#define RNNSE_ERR_VERSION (-3)    /* descriptor format version not supported */
-#define RNNSE_ERR_CHECKSUM (-4)   /* descriptor contents do not match their checksum */
-#define RNNSE_ERR_FORMAT (-5)     /* inconsistent layer list (kinds, types, sizes, records, an int8
-                                   * weight of -128) */
-#define RNNSE_ERR_L1 (-6)         /* L1 budget too small for states or for one tile */
-
 #define RNNSE_NET_IO 257          /* input and output size of the speech-enhancement network */
-
-/* Per-core double buffers for weight tiles (ping-pong). */
-typedef struct rnnse_tiles {
-    uint8_t *buf[PLAT_MAX_CORES][2];
-    uint32_t buf_bytes;           /* bytes per buffer */
-    uint32_t max_tile_rec;        /* records per tile cap (0 = as many as fit) */
-    uint32_t in_place;            /* 1: kernels read the weights where they are, without DMA tiles */
-    uint8_t *block;               /* all the buffers when they form one contiguous L1 area, else NULL */
-    uint32_t block_bytes;
-} rnnse_tiles_t;
-
-/* What the kernels share besides the layer descriptor: tiles and tables in L1. */
-typedef struct rnnse_ctx {
-    rnnse_tiles_t tiles;
-    const int16_t *sigmoid_table;
-    const int16_t *tanh_table;
-} rnnse_ctx_t;
 
 /* Network instance (fields are private to rnnse_net.c). */
 typedef struct rnnse_net {

@@ -10,7 +10,8 @@
  *   plat_l1_alloc       -> pi_cl_l1_malloc (here: a bump arena with a fixed, configurable budget)
  *   plat_cycles         -> pi_perf_read(PI_PERF_CYCLES)
  *
- * Ports: platform/host (x86-64, pthreads, a misuse-catching DMA model), platform/virt (QEMU RISC-V virt).
+ * Ports: platform/host (x86-64, pthreads, a misuse-catching DMA model), platform/virt (QEMU RISC-V virt),
+ * platform/pulp (the PULP cluster of GVSoC's pulp-open: fabric controller + 8 cores, cluster DMA).
  */
 #ifndef RNNSE_PLATFORM_H
 #define RNNSE_PLATFORM_H

@@ -6,12 +6,22 @@ or refused with an :class:`AudioError` that names the problem.
 """
 from __future__ import annotations
 
+import io
 import os
+import sys
 from fractions import Fraction
 
 import numpy as np
 
 from .config import SAMPLE_RATE, WIN_LENGTH
+
+
+STDIO = "-"        # a file name that means standard input (reading) or standard output (writing)
+
+
+def report_stream(output):
+    """Where a command prints its report: standard error when its audio goes to standard output."""
+    return sys.stderr if os.fspath(output) == STDIO else sys.stdout
 
 
 class AudioError(ValueError):
@@ -31,7 +41,7 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 def load_wav(path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bool = False,
              min_samples: int = WIN_LENGTH) -> np.ndarray:
-    """Read an audio file as mono float32 at ``sr``.
+    """Read an audio file (``-``: a wav on standard input) as mono float32 at ``sr``.
 
     * ``resample_ok``: resample other rates to ``sr`` instead of refusing them.
     * ``mono_ok``: average multi-channel files to mono instead of refusing them.
@@ -40,14 +50,20 @@ def load_wav(path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bo
     import soundfile as sf
 
     path = os.fspath(path)
-    if not os.path.exists(path):
+    source = path
+    if path == STDIO:
+        path = "stdin"
+        source = io.BytesIO(sys.stdin.buffer.read())
+        if not source.getbuffer().nbytes:
+            raise AudioError("stdin: no audio (empty input)")
+    elif not os.path.exists(path):
         raise AudioError(f"{path}: no such file")
-    if os.path.isdir(path):
+    elif os.path.isdir(path):
         raise AudioError(f"{path}: is a directory, not an audio file")
-    if os.path.getsize(path) == 0:
+    elif os.path.getsize(path) == 0:
         raise AudioError(f"{path}: empty file")
     try:
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+        data, file_sr = sf.read(source, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for corrupt data
         raise AudioError(f"{path}: unreadable or corrupt audio file ({exc})") from None
     if data.shape[0] == 0:
@@ -72,12 +88,18 @@ def load_wav(path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bo
 
 
 def save_wav(path, x: np.ndarray, sr: int = SAMPLE_RATE) -> None:
-    """Write mono float audio as 16-bit PCM (clipped to [-1, 1])."""
+    """Write mono float audio as 16-bit PCM (clipped to [-1, 1]); ``-``: a wav on standard output."""
     import soundfile as sf
 
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 1:
         raise AudioError(f"save_wav expects a mono 1-D signal, got shape {x.shape}")
+    if os.fspath(path) == STDIO:
+        buf = io.BytesIO()         # libsndfile seeks back to finish the header: not on a pipe
+        sf.write(buf, to_pcm16(x), sr, format="WAV", subtype="PCM_16")
+        sys.stdout.buffer.write(buf.getvalue())
+        sys.stdout.buffer.flush()
+        return
     d = os.path.dirname(os.fspath(path))
     if d:
         os.makedirs(d, exist_ok=True)

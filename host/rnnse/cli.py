@@ -9,43 +9,76 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from . import __version__
 
-# feature modules, in the order their subcommands are listed
-COMMAND_MODULES = [
-    "rnnse.data.cli",        # rnnse data ...
-    "rnnse.train",           # rnnse train
-    "rnnse.evaluate",        # rnnse eval, rnnse enhance-fp32
-    "rnnse.quant.cli",       # rnnse quantize
-    "rnnse.export",          # rnnse export
-    "rnnse.stream.cli",      # rnnse enhance (firmware targets)
-    "rnnse.bench",           # rnnse bench
-    "rnnse.report",          # rnnse report
+# every command, the feature module that registers it (``register(subparsers)`` adds the command's
+# parser and sets ``func``) and its one-line help, in the order they are listed. Only the module of
+# the command being run is imported, so that ``rnnse --version`` or ``rnnse enhance`` never pay for
+# PyTorch; tests/test_cli.py holds this table to what the modules register.
+COMMANDS = [
+    ("data", "rnnse.data.cli", "build or inspect the offline training/test corpus"),
+    ("train", "rnnse.train", "train an LSTM or GRU enhancement model (CPU, or GPU if present)"),
+    ("eval", "rnnse.evaluate", "score a model (any scheme) and the peers on test sets: "
+     "PESQ-WB, STOI, SI-SDR, DNSMOS"),
+    ("dnsmos", "rnnse.evaluate", "DNSMOS of real recordings (no clean reference) before and after our "
+     "models and the peers"),
+    ("enhance-ref", "rnnse.evaluate", "enhance a wav on the host with the PyTorch or golden model"),
+    ("quantize", "rnnse.quant.cli",
+     "quantize a checkpoint (fp16, mixed, mixed+, int8, int8+) into a golden-model file"),
+    ("quant-ablation", "rnnse.quant.cli", "measure quantization design choices one by one on test clips"),
+    ("export", "rnnse.export", "write a quantized model as C for the firmware"),
+    ("enhance", "rnnse.stream.cli",
+     "enhance a wav file on the firmware (host build, QEMU virt or a device on a serial port)"),
+    ("bench", "rnnse.bench", "run a benchmark (prints a table, writes JSON): gvsoc, kernels, stream, virt"),
+    ("report", "rnnse.report", "write models/REPORT.md from the models' eval.json and ablation.json"),
 ]
+COMMAND_MODULES = list(dict.fromkeys(module for _, module, _ in COMMANDS))
 
 
 class UserError(Exception):
     """An error caused by input the user gave; printed without a traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; the parser of ``command`` (and of the other commands of its module) is
+    the real one, the others are listed with their help only (``None``: all real, for the tests)."""
     p = argparse.ArgumentParser(prog="rnnse", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"rnnse {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="on an error, print the Python traceback too (for a bug report)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # feature not present in this build
-            raise
-        mod.register(sub)
+    wanted = COMMAND_MODULES if command is None else [m for n, m, _ in COMMANDS if n == command]
+    loaded = set()
+    for name, module, text in COMMANDS:
+        if module in loaded:
+            continue
+        if module in wanted:
+            try:
+                mod = importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name is not None and module.startswith(exc.name):
+                    continue  # feature not present in this build
+                raise
+            mod.register(sub)
+            loaded.add(module)
+        else:
+            sub.add_parser(name, help=text)
     return p
 
 
+def _command_of(argv: list) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a
+    return None
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv) or "")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -55,6 +88,8 @@ def main(argv=None) -> int:
     try:
         rc = args.func(args)
     except (UserError, AudioError, FileNotFoundError, ValueError) as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"rnnse {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -422,9 +422,10 @@ def cmd_dnsmos(args) -> int:
 
 
 def cmd_enhance_ref(args) -> int:
-    from .audio import load_wav, save_wav
+    from .audio import load_wav, report_stream, save_wav
     from .metrics import all_metrics
 
+    out = report_stream(args.output)
     x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
     enhance, info = make_enhancer(args.model, args.scheme, calib=args.calib)
     t0 = time.time()
@@ -432,14 +433,15 @@ def cmd_enhance_ref(args) -> int:
     dt = time.time() - t0
     save_wav(args.output, y)
     print(f"enhanced {len(x) / SAMPLE_RATE:.2f} s of audio with {info['checkpoint']} ({args.scheme}) "
-          f"in {dt:.2f} s on the host -> {args.output}")
+          f"in {dt:.2f} s on the host -> {args.output}", file=out)
     if args.clean:
         from .audio import load_wav as lw
 
         c = lw(args.clean, resample_ok=args.resample, mono_ok=args.mono)
         before, after = all_metrics(c, x), all_metrics(c, y)
         for k in METRICS:
-            print(f"  {k:>8}: noisy {before[k]:7.3f} -> enhanced {after[k]:7.3f} ({after[k] - before[k]:+.3f})")
+            print(f"  {k:>8}: noisy {before[k]:7.3f} -> enhanced {after[k]:7.3f} ({after[k] - before[k]:+.3f})",
+                  file=out)
     return 0
 
 
@@ -489,8 +491,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_dnsmos)
 
     p = sub.add_parser("enhance-ref", help="enhance a wav on the host with the PyTorch or golden model")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("input", help="noisy wav (- reads it from standard input)")
+    p.add_argument("-o", "--output", required=True, help="enhanced wav (- writes it to standard output)")
     p.add_argument("--model", default=os.path.join("models", "lstm256"))
     p.add_argument("--scheme", default="fp32")
     p.add_argument("--calib", default=None)

@@ -26,12 +26,10 @@ network at a time per loaded library. ``Net`` objects notice when another call r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import os
 import shutil
 import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -43,7 +41,8 @@ VARIANTS = {
     "asan": ("build/host-asan", "librnnse.so"),
     "asan-portable": ("build/host-asan", "librnnse_portable.so"),
 }
-SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/platform/platform.h",
+SOURCE_GLOBS = ("firmware/kernels/*.c", "firmware/kernels/*.h", "firmware/harness/*.c", "firmware/harness/*.h",
+                "firmware/platform/platform.h",
                 "firmware/platform/host/*.c", "firmware/platform/host/*.h", "SConstruct",
                 "firmware/targets/host/SConscript", "firmware/targets/host/*.c", "firmware/targets/host/*.h")
 
@@ -56,60 +55,29 @@ ERR = {v: k for k, v in ERRORS.items()}
 DMA_POISON = 0xA5
 _NP_TYPE = {FP32: np.float32, FP16: np.float16, INT8: np.int8, INT16: np.int16}
 
-CDEF = """
-typedef struct rnnse_layer {
-    uint32_t kind, prec, in_type, out_type, n_in, n_out, act, table_mode;
-    int32_t c_mult, c_shift, ct_mult, ct_shift, c_bits;
-    float scale;
-    uint32_t rec_bytes;
-    const void *rec;
-} rnnse_layer_t;
-typedef struct rnnse_model {
-    uint32_t magic;
-    uint32_t version;
-    const char *name;
-    const char *scheme;
-    uint32_t n_layers;
-    uint32_t input_roots;
-    const int16_t *sigmoid_table;
-    const int16_t *tanh_table;
-    rnnse_layer_t layers[16];
-    uint32_t checksum;
-} rnnse_model_t;
-typedef struct rnnse_net rnnse_net_t;
+# the cffi declarations, read from the C headers (rnnse.cheaders): no hand copy to keep in step
+CDEF_SPEC = (
+    ("firmware/kernels/rnnse_model.h", ["rnnse_layer_t", "rnnse_model_t", "rnnse_model_checksum",
+                                        "rnnse_record_bytes", "rnnse_weights_in_range"]),
+    ("firmware/kernels/rnnse_net.h", ["rnnse_net_t", "rnnse_net_init", "rnnse_net_step", "rnnse_net_reset",
+                                      "rnnse_net_set_max_tile", "rnnse_strerror", "rnnse_net_set_weights_in_place"]),
+    ("firmware/harness/rnnse_harness.h", ["rnnse_harness_layer", "rnnse_harness_act", "rnnse_harness_requant",
+                                          "rnnse_harness_net_phases", "rnnse_harness_team", "rnnse_harness_dma",
+                                          "rnnse_simd_name", "rnnse_harness_abi", "rnnse_harness_net_run"]),
+    ("firmware/targets/host/simd_x86.h", ["rnnse_simd_kernels", "rnnse_simd_select"]),
+    ("firmware/targets/host/read_floor.c", ["rnnse_host_read"]),
+    ("firmware/platform/platform.h", ["plat_l1_reset", "plat_l1_budget", "plat_l1_used", "plat_l1_set_budget"]),
+    ("firmware/platform/host/platform_host.h", ["plat_host_l1_capacity", "plat_host_dma_bytes",
+                                                "plat_host_dma_transfers"]),
+)
+CDEF_OPAQUE = ("rnnse_net_t",)
 
-int rnnse_net_init(rnnse_net_t *net, const rnnse_model_t *model, int ncores);
-int rnnse_net_step(rnnse_net_t *net, const float *mag, float *mask);
-void rnnse_net_reset(rnnse_net_t *net);
-void rnnse_net_set_max_tile(rnnse_net_t *net, uint32_t records);
-const char *rnnse_strerror(int code);
-uint32_t rnnse_model_checksum(const rnnse_model_t *m);
-uint32_t rnnse_record_bytes(uint32_t kind, uint32_t prec, uint32_t n_in, uint32_t n_out);
 
-void rnnse_net_set_weights_in_place(rnnse_net_t *net, int on);
-int rnnse_weights_in_range(const rnnse_layer_t *L);
-int rnnse_harness_layer(const rnnse_layer_t *L, const int16_t *sigmoid_table, const int16_t *tanh_table,
-                        int ncores, uint32_t max_tile_rec, int in_place, const void *x, const void *h, void *c,
-                        void *y);
-int rnnse_harness_act(int fn, const float *x, float *y, int n);
-int rnnse_harness_net_phases(const rnnse_net_t *net, uint64_t *out, int max);
-int rnnse_harness_team(int ncores, int rounds, int *ids, int *sizes);
-int rnnse_harness_dma(const uint8_t *src, uint32_t n, uint8_t *before, uint8_t *after);
-const char *rnnse_simd_name(void);
-const char *rnnse_simd_kernels(void);
-int rnnse_simd_select(const char *name);
-uint64_t rnnse_host_read(const void *p, size_t n, int passes);
-int rnnse_harness_abi(uint32_t *out, int n);
-int rnnse_harness_net_run(rnnse_net_t *net, const float *mags, float *masks, int frames, uint64_t *frame_cycles);
+def cdef() -> str:
+    """The cffi declarations of the host library, from the firmware's headers."""
+    from .cheaders import cdef as from_headers
 
-void plat_l1_reset(void);
-size_t plat_l1_budget(void);
-size_t plat_l1_used(void);
-size_t plat_l1_set_budget(size_t bytes);
-size_t plat_host_l1_capacity(void);
-unsigned long long plat_host_dma_bytes(void);
-unsigned long long plat_host_dma_transfers(void);
-"""
+    return from_headers(CDEF_SPEC, opaque=CDEF_OPAQUE)
 
 
 class NativeError(RuntimeError):
@@ -150,23 +118,11 @@ def is_stale(variant: str = "default") -> bool:
     return any(os.path.getmtime(s) > t for s in _sources())
 
 
-def _scons_command() -> list[str]:
-    here = os.path.join(os.path.dirname(sys.executable), "scons")
-    if os.path.exists(here):
-        return [here]
-    found = shutil.which("scons")
-    if found:
-        return [found]
-    try:
-        import SCons  # noqa: F401
-    except ImportError:
-        raise NativeBuildError("cannot build the host library: scons is not installed "
-                               "(pip install -r requirements.txt)") from None
-    return [sys.executable, "-m", "SCons"]
-
-
 def build(variant: str = "default", force: bool = False, quiet: bool = True) -> str:
-    """Build a library variant with scons when it is missing or older than its sources."""
+    """Build a library variant with scons (rnnse.stream.build.run_scons: the one scons wrapper, one
+    build at a time across processes) when it is missing or older than its sources."""
+    from .stream.build import BuildError, run_scons
+
     path = library_path(variant)
     if not force and not is_stale(variant):
         return path
@@ -174,22 +130,16 @@ def build(variant: str = "default", force: bool = False, quiet: bool = True) -> 
     if not shutil.which(cc):
         raise NativeBuildError(f"cannot build the host library: C compiler {cc!r} not found "
                                "(install gcc: scripts/debian-packages.txt)")
-    cmd = _scons_command() + ["-Q", f"-j{min(os.cpu_count() or 1, 4)}"]
-    if variant.startswith("asan"):
-        cmd.append("asan=1")
-    cmd.append(os.path.relpath(path, REPO_ROOT))
-    os.makedirs(os.path.join(REPO_ROOT, "build"), exist_ok=True)
-    with open(os.path.join(REPO_ROOT, "build", ".native-build.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)        # one build at a time (parallel test processes)
-        if force or is_stale(variant):
-            r = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
-            if r.returncode != 0 or not os.path.exists(path):
-                tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-30:])
-                raise NativeBuildError(f"building {os.path.relpath(path, REPO_ROOT)} failed "
-                                       f"({' '.join(cmd)}):\n{tail}")
-            if not quiet and r.stdout.strip():
-                print(r.stdout.strip())
-            os.utime(path)                       # scons may skip an unchanged link: mark it fresh
+    rel = os.path.relpath(path, REPO_ROOT)
+    try:
+        out = run_scons((["asan=1"] if variant.startswith("asan") else []) + [rel], REPO_ROOT)
+    except BuildError as exc:
+        raise NativeBuildError(f"building {rel} failed: {exc}") from None
+    if not os.path.exists(path):
+        raise NativeBuildError(f"scons succeeded but {rel} was not built")
+    if not quiet and out.strip():
+        print(out.strip())
+    os.utime(path)                       # scons may skip an unchanged link: mark it fresh
     return path
 
 
@@ -330,7 +280,7 @@ class Library:
 
         self.path, self.variant = path, variant
         self.ffi = cffi.FFI()
-        self.ffi.cdef(CDEF)
+        self.ffi.cdef(cdef())
         try:
             self.lib = self.ffi.dlopen(path)
         except OSError as exc:
@@ -458,7 +408,8 @@ class Library:
             self._reset_l1()
             rc = self.lib.rnnse_harness_layer(
                 L, ffi.from_buffer("int16_t[]", sig), ffi.from_buffer("int16_t[]", tanh), cores,
-                int(max_tile), int(bool(in_place)), ffi.from_buffer(xa), ffi.from_buffer(ha) if ha is not None else ffi.NULL,
+                int(max_tile), int(bool(in_place)), ffi.from_buffer(xa),
+                ffi.from_buffer(ha) if ha is not None else ffi.NULL,
                 ffi.from_buffer(ca) if ca is not None else ffi.NULL, ffi.from_buffer(y))
         self._raise(rc)
         if pl.kind == LSTM:

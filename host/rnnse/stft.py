@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import HOP_LENGTH, LATENCY, N_BINS, N_FFT, WIN_LENGTH
+from .config import HOP_LENGTH, LATENCY, N_FFT, WIN_LENGTH
 
 
 def hann_window(n: int = WIN_LENGTH) -> np.ndarray:

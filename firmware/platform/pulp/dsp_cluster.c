@@ -5,7 +5,7 @@
  * same arithmetic with inline FPU instructions (Zfinx) on data in L1, the FFT butterflies shared
  * among the cores.
  *
- * Same results bit for bit: every FP32 operation of the portable chain (firmware/dsp/*.c) is done
+ * Same results bit for bit: every FP32 operation of the portable chain (the files of firmware/dsp) is done
  * once, in the same order, with the same rounding (IEEE nearest even), only distributed over the
  * cores; data movement (bit reversal, copies) is exact. firmware/targets/pulp/tests/platform_test.c
  * compares both hop after hop.

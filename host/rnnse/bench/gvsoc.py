@@ -2,7 +2,8 @@
 [--schemes fp16 mixed mixed+ int8]``.
 
 For every model and scheme the batch program (firmware/targets/pulp/batch_pulp.c) is built and
-simulated (GVSoC: $RNNSE_GVSOC or ``gvsoc`` on PATH, docs/gvsoc.md):
+simulated (GVSoC: $RNNSE_GVSOC, else the build of scripts/setup-gvsoc.sh, else ``gvsoc`` on PATH;
+docs/gvsoc.md). About 3-4 minutes for the default models and schemes:
 
 * per layer, on 1 and 8 cluster cores, three runs of the layer alone (warm instruction cache, the
   best of the repetitions): **streamed** (weights double-buffered from L2 by the cluster DMA, as the
@@ -258,6 +259,13 @@ def main(argv=None) -> int:
     reason = G.unavailable()
     if reason:
         raise UserError(f"rnnse bench gvsoc: {reason}")
+    try:
+        commits = G.gvsoc_commits()
+    except G.GvsocError as exc:
+        raise UserError(f"rnnse bench gvsoc: {exc}") from None
+    if not commits:
+        print(f"rnnse bench gvsoc: warning: GVSoC's commits not found (the record will carry none): set "
+              f"${G.SRC_ENV_VAR} to its git checkout", file=sys.stderr)
     results = []
     for model in args.models:
         for scheme in args.schemes:
@@ -269,7 +277,7 @@ def main(argv=None) -> int:
     lines = tables(results)
     print("\n".join(lines))
     doc = {"benchmark": "gvsoc", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "simulator": {"target": G.TARGET, "commits": G.gvsoc_commits(),
+           "simulator": {"target": G.TARGET, "commits": commits,
                          "notes": "cycles of GVSoC's pulp-open model: FC + 8-core cluster, 64 kB L1, 1.6 MB L2, "
                                   "cluster DMA about 8 B/cycle; FP and SIMD instructions 1 cycle, each FPU "
                                   "shared by two cores, one divide/sqrt unit (14 cycles) for the cluster"},

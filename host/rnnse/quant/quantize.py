@@ -349,7 +349,8 @@ def quantize(model, scheme: str, calib_clips=None, n_calib: int = 16, method: st
         scales["fc_mid"] = s_mid
         w_in, x_mean = P["fc_in.weight"], means.get("input")
         if opts["in_scale"] == "bin":
-            s_bin = input_bin_scales(rec["input"], config["n_bins"], opts["in_method"] or opts["method"], opts["percentile"])
+            s_bin = input_bin_scales(rec["input"], config["n_bins"], opts["in_method"] or opts["method"],
+                                     opts["percentile"])
             inv = (1.0 / s_bin).astype(np.float32)
             q_in = Layer("quant", "q_in", "", {"inv_scale": inv}, {})
             w_in = w_in * s_bin[None, :]                 # fc_in takes x / s_bin: unit input scale

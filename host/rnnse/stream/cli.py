@@ -19,8 +19,9 @@ DEFAULT_MODEL = os.path.join("models", "lstm256")
 def register(sub) -> None:
     p = sub.add_parser("enhance", help="enhance a wav file on the firmware (host build, QEMU virt or a "
                                        "device on a serial port)", description=__doc__.splitlines()[0])
-    p.add_argument("input", help="noisy input (16 kHz mono wav)")
-    p.add_argument("-o", "--output", required=True, help="enhanced output wav")
+    p.add_argument("input", help="noisy input (16 kHz mono wav; - reads it from standard input)")
+    p.add_argument("-o", "--output", required=True,
+                   help="enhanced output wav (- writes it to standard output, the report to standard error)")
     p.add_argument("--target", default="host",
                    help="host (native build on a loopback port, default), virt (QEMU RISC-V), gvsoc (GVSoC pulp-open), "
                         "serial:PORT[@BAUD] or a pyserial URL (socket://HOST:PORT, rfc2217://...)")
@@ -73,13 +74,16 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
     else:
         scale, name, budget = 1e-6, f"M {unit}", BUDGET_MS * 1e-3 * CLOCK_HZ * 1e-6
-    rows = [("total", 0), ("dsp", 1), ("network", 2), ("busiest worker", 3)]
-    n_ph = (costs.shape[1] - 4) // 2
+    labels = {"busiest": "busiest worker"}
+    nf = len(info.fixed_costs)
+    rows = [(labels.get(name, name), i) for i, name in enumerate(info.fixed_costs)]
+    n_ph = (costs.shape[1] - nf) // 2
     for i, ph in enumerate(layer_labels(info.phases[:n_ph])):
-        rows.append((f"  {ph} (total)", 4 + i))
-        rows.append((f"  {ph} (busiest)", 4 + n_ph + i))
-    # entries a target cannot measure are 0: leave them out
-    rows = [(label, col) for label, col in rows if col < 3 or costs[:, col].any()]
+        rows.append((f"  {ph} (total)", nf + i))
+        rows.append((f"  {ph} (busiest)", nf + n_ph + i))
+    # entries a target cannot measure are 0: leave them out (not total, dsp and network)
+    rows = [(label, col) for label, col in rows
+            if info.fixed_costs[col:col + 1] in (["total"], ["dsp"], ["network"]) or costs[:, col].any()]
     lines = [f"per-hop cost ({len(costs)} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
              + ("" if unit == "ns" else f" at {CLOCK_HZ / 1e6:.0f} MHz") + "):",
              f"  {'':22s} {'mean':>10s} {'p99':>10s} {'max':>10s} {'of budget':>10s}"]
@@ -87,7 +91,7 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
         v = costs[:, col].astype(np.float64) * scale
         lines.append(f"  {label:22s} {v.mean():10.4g} {np.percentile(v, 99):10.4g} {v.max():10.4g} "
                      f"{100 * v.mean() / budget:9.2f}%")
-    tot = costs[:, 0].astype(np.float64).mean() * scale
+    tot = costs[:, info.fixed_costs.index("total")].astype(np.float64).mean() * scale
     if emulated:
         lines.append("  (QEMU's wall-clock time on this machine, which says nothing about the MCU: drop "
                      "--no-icount for instruction counts)")
@@ -99,7 +103,7 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
 
 
 def cmd_enhance(args) -> int:
-    from ..audio import from_pcm16, load_wav, save_wav, to_pcm16
+    from ..audio import from_pcm16, load_wav, report_stream, save_wav, to_pcm16
     from ..config import LATENCY, SAMPLE_RATE
     from .build import BuildError
     from .client import StreamClient, StreamError
@@ -147,7 +151,7 @@ def cmd_enhance(args) -> int:
     y = from_pcm16(result.audio[LATENCY:LATENCY + len(x)])
     save_wav(args.output, y)
     audio_s = len(padded) / SAMPLE_RATE
-    lines = [f"wrote {args.output}"]
+    lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}"]
     lines += cost_table(result.costs, info)
     st = result.stats
     dev = {k: v for k, v in final.stats.items() if v and k != "frames"}
@@ -174,7 +178,7 @@ def cmd_enhance(args) -> int:
         lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
                      f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}, "
                      f"SI-SDR {m['noisy']['si_sdr']:.2f} -> {m['enhanced']['si_sdr']:.2f} dB")
-    print("\n".join(lines))
+    print("\n".join(lines), file=report_stream(args.output))
     if args.json:
         d = os.path.dirname(args.json)
         if d:

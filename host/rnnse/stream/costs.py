@@ -48,13 +48,18 @@ def summarize(costs: np.ndarray, info) -> dict:
     controller waits for the team, as it does), and ``layers``: for each phase its name, kind,
     total over the team and busiest worker. ``recurrent`` and ``conversions`` sum those phases."""
     c = np.asarray(costs, np.float64)
-    if c.ndim != 2 or c.shape[1] < 4 or len(c) == 0:
-        raise ValueError(f"costs of shape {c.shape}: expected (hops >= 1, entries >= 4)")
-    n_ph = (c.shape[1] - 4) // 2
+    fixed = {name: i for i, name in enumerate(info.fixed_costs)}
+    nf = len(fixed)
+    if c.ndim != 2 or c.shape[1] < nf or len(c) == 0:
+        raise ValueError(f"costs of shape {c.shape}: expected (hops >= 1, entries >= {nf})")
+    missing = {"total", "dsp", "network", "busiest"} - set(fixed)
+    if missing:
+        raise ValueError(f"the device's fixed cost entries {info.fixed_costs} lack {sorted(missing)}")
+    n_ph = (c.shape[1] - nf) // 2
     phases = list(info.phases[:n_ph])
     n_ph = len(phases)
-    tot = c[:, 4:4 + n_ph]
-    busy = c[:, 4 + (c.shape[1] - 4) // 2:][:, :n_ph]
+    tot = c[:, nf:nf + n_ph]
+    busy = c[:, nf + (c.shape[1] - nf) // 2:][:, :n_ph]
     labels = layer_labels(phases)
     layers = [{"name": labels[i], "kind": phases[i], "total": float(tot[:, i].mean()),
                "busiest": float(busy[:, i].mean()), "busiest_max": float(busy[:, i].max())}
@@ -65,13 +70,14 @@ def summarize(costs: np.ndarray, info) -> dict:
         return {"total": float(tot[:, idx].sum(axis=1).mean()) if idx else 0.0,
                 "busiest": float(busy[:, idx].sum(axis=1).mean()) if idx else 0.0}
 
-    crit = c[:, 1] + busy.sum(axis=1)
+    total, dsp, network, busiest = (c[:, fixed[k]] for k in ("total", "dsp", "network", "busiest"))
+    crit = dsp + busy.sum(axis=1)
     return {
         "unit": info.counter, "hops": int(len(c)), "cores": int(info.cores),
-        "total": float(c[:, 0].mean()), "total_max": float(c[:, 0].max()),
-        "dsp": float(c[:, 1].mean()), "dsp_max": float(c[:, 1].max()),
-        "network": float(c[:, 2].mean()),
-        "busiest_worker": float(c[:, 3].mean()), "busiest_worker_max": float(c[:, 3].max()),
+        "total": float(total.mean()), "total_max": float(total.max()),
+        "dsp": float(dsp.mean()), "dsp_max": float(dsp.max()),
+        "network": float(network.mean()),
+        "busiest_worker": float(busiest.mean()), "busiest_worker_max": float(busiest.max()),
         "critical_path": float(crit.mean()), "critical_path_max": float(crit.max()),
         "layers": layers, "recurrent": group(RECURRENT), "conversions": group(CONVERSIONS),
     }

@@ -1,9 +1,11 @@
 """The pulp-open firmware (``scons target=pulp``) on GVSoC, the PULP simulator.
 
-GVSoC is not a Python package: it is built from its public sources and found through the
-environment variable ``RNNSE_GVSOC`` (the ``gvsoc`` launcher of an installation, or a command
-that runs it with the Python packages it needs), else ``gvsoc`` on ``PATH``; docs/gvsoc.md says
-how. :func:`unavailable` gives the reason when there is none (the tests skip with it).
+GVSoC is not a Python package: ``scripts/setup-gvsoc.sh`` builds it from its public sources into
+a cache folder (``${XDG_CACHE_HOME:-~/.cache}/rnnse/gvsoc``, or ``$RNNSE_GVSOC_HOME``) with a
+wrapper launcher, ``bin/gvsoc``, that rnnse finds there by itself. The environment variable
+``RNNSE_GVSOC`` overrides it (a launcher that runs with GVSoC's Python packages: the wrapper, or a
+command of one's own); ``gvsoc`` on ``PATH`` comes last. docs/gvsoc.md says how.
+:func:`unavailable` gives the reason when there is none (the tests skip with it).
 
 Three ways to run a program, each bounded in time and always cleaning up after itself:
 
@@ -54,6 +56,7 @@ from .targets import TargetError
 
 ENV_VAR = "RNNSE_GVSOC"
 SRC_ENV_VAR = "RNNSE_GVSOC_SRC"          # optional: GVSoC's source checkout (commits in benchmarks)
+HOME_ENV_VAR = "RNNSE_GVSOC_HOME"        # where scripts/setup-gvsoc.sh puts GVSoC
 NETNS_ENV_VAR = "RNNSE_GVSOC_NETNS"      # "off": run the proxy on the host's network
 TARGET = "pulp-open"
 NM = "riscv64-unknown-elf-nm"
@@ -95,13 +98,30 @@ class GvsocError(TargetError):
 
 # ---- finding GVSoC ------------------------------------------------------------------------------
 
+def home() -> str:
+    """The folder of scripts/setup-gvsoc.sh: src/ (checkout), install/, venv/, bin/gvsoc (wrapper)."""
+    v = os.environ.get(HOME_ENV_VAR, "").strip()
+    if v:
+        return os.path.abspath(v)
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "rnnse", "gvsoc")
+
+
+def _executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def find() -> str | None:
-    """The GVSoC launcher command: $RNNSE_GVSOC (a path or a command name), else ``gvsoc`` on PATH."""
+    """The GVSoC launcher command: $RNNSE_GVSOC (a path or a command name), else the wrapper of
+    scripts/setup-gvsoc.sh, else ``gvsoc`` on PATH."""
     v = os.environ.get(ENV_VAR, "").strip()
     if v:
         if os.sep in v:
-            return os.path.abspath(v) if os.path.isfile(v) and os.access(v, os.X_OK) else None
+            return os.path.abspath(v) if _executable(v) else None
         return shutil.which(v)
+    wrapper = os.path.join(home(), "bin", "gvsoc")
+    if _executable(wrapper):
+        return wrapper
     return shutil.which("gvsoc")
 
 
@@ -111,8 +131,8 @@ def unavailable() -> str | None:
     if v and find() is None:
         return f"${ENV_VAR}={v} is not an executable GVSoC launcher (see docs/gvsoc.md)"
     if find() is None:
-        return (f"GVSoC not found: set ${ENV_VAR} to the gvsoc launcher of a local build, or put gvsoc on "
-                f"PATH (docs/gvsoc.md)")
+        return ("GVSoC not found: run scripts/setup-gvsoc.sh (it builds GVSoC into "
+                f"{os.path.join(home(), '')}), or set ${ENV_VAR} to a GVSoC launcher (docs/gvsoc.md)")
     if shutil.which(NM) is None:
         return f"{NM} not found (Debian: apt-get install binutils-riscv64-unknown-elf)"
     return None
@@ -125,39 +145,55 @@ def require() -> str:
     return find()
 
 
+def _git_commits(path: str) -> dict:
+    """{'gvsoc': HEAD, submodule path: commit, ...} of the git checkout holding ``path``, or {}."""
+    try:
+        top = subprocess.run(["git", "-C", path, "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=10)
+        if top.returncode != 0:
+            return {}
+        root = top.stdout.strip()
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        subs = subprocess.run(["git", "-C", root, "submodule", "status"], capture_output=True, text=True,
+                              timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if not head:
+        return {}
+    out = {"gvsoc": head}
+    for line in subs.splitlines():
+        parts = line.strip().lstrip("+-U").split()
+        if len(parts) >= 2:
+            out[parts[1]] = parts[0]
+    return out
+
+
 def gvsoc_commits() -> dict:
-    """Commits of the GVSoC sources (for benchmark records): from $RNNSE_GVSOC_SRC, else from a
-    git checkout holding the launcher (GVSoC's default install directory is inside its checkout)."""
+    """Commits of the GVSoC sources (for benchmark records): from $RNNSE_GVSOC_SRC (which must be a
+    git checkout), else from the checkout of scripts/setup-gvsoc.sh beside the launcher's folder
+    (``src/`` next to ``bin/gvsoc``), else from a git checkout holding the launcher (GVSoC's default
+    install directory is inside its checkout); {} when none is found."""
     src = os.environ.get(SRC_ENV_VAR, "").strip()
-    cands = [src] if src else []
+    if src:
+        out = _git_commits(src) if os.path.isdir(src) else {}
+        if not out:
+            raise GvsocError(f"${SRC_ENV_VAR}={src} is not a git checkout of GVSoC (benchmark records take "
+                             f"their GVSoC commits from it)")
+        return out
     exe = find()
-    if exe:
-        d = os.path.dirname(os.path.realpath(exe))
-        for _ in range(4):
-            cands.append(d)
-            d = os.path.dirname(d)
+    if not exe:
+        return {}
+    d = os.path.dirname(os.path.realpath(exe))
+    cands = [os.path.join(os.path.dirname(d), "src")]
+    for _ in range(4):
+        cands.append(d)
+        d = os.path.dirname(d)
     for c in cands:
-        if not c or not os.path.isdir(c):
-            continue
-        try:
-            top = subprocess.run(["git", "-C", c, "rev-parse", "--show-toplevel"], capture_output=True,
-                                 text=True, timeout=10)
-            if top.returncode != 0:
-                continue
-            root = top.stdout.strip()
-            head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
-            subs = subprocess.run(["git", "-C", root, "submodule", "status"], capture_output=True, text=True,
-                                  timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        out = {"gvsoc": head}
-        for line in subs.splitlines():
-            parts = line.strip().lstrip("+-U").split()
-            if len(parts) >= 2:
-                out[parts[1]] = parts[0]
-        if head:
-            return out
+        if os.path.isdir(c):
+            out = _git_commits(c)
+            if out:
+                return out
     return {}
 
 
@@ -231,6 +267,12 @@ def prepare(elf: str, workdir: str, *, proxy_port: int | None = None,
         raise GvsocError(f"cannot run {gv}: {exc}") from None
     path = os.path.join(workdir, "gvsoc_config.json")
     if r.returncode != 0 or not os.path.exists(path):
+        missing = re.search(r"No module named '([^']+)'", r.stdout + r.stderr)
+        if missing:
+            raise GvsocError(f"{gv} runs without GVSoC's Python packages (no module {missing.group(1)!r}): use "
+                             f"the wrapper of scripts/setup-gvsoc.sh ({os.path.join(home(), 'bin', 'gvsoc')}), or "
+                             f"point ${ENV_VAR} at a script that puts GVSoC's virtual environment first on PATH "
+                             f"(docs/gvsoc.md)")
         tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
         raise GvsocError(f"GVSoC could not configure {TARGET} (exit {r.returncode}):\n{tail}")
     with open(path) as f:

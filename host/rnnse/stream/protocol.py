@@ -174,7 +174,7 @@ class Receiver:
 # ---- payloads -------------------------------------------------------------------------------
 
 STAT_NAMES = ("frames", "bad_header", "bad_crc", "junk_bytes", "timeouts", "duplicates", "seq_errors")
-INFO_FIXED = "<HHIHBBBBHIHBB"     # 24 bytes, then 4 strings and 7 u32 statistics
+INFO_FIXED = "<HHIHBBBBHIHBB"     # 24 bytes, then 5 strings and 7 u32 statistics
 
 
 @dataclass
@@ -197,6 +197,8 @@ class Info:
     target: str
     phases: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    # the fixed cost entries of each hop, before the per-phase ones (the firmware names them)
+    fixed_costs: list = field(default_factory=lambda: ["total", "dsp", "network", "busiest"])
 
 
 def _take_string(p: bytes, off: int) -> tuple[str, int]:
@@ -216,12 +218,13 @@ def decode_info(p: bytes) -> Info:
     scheme, off = _take_string(p, off)
     target, off = _take_string(p, off)
     phases, off = _take_string(p, off)
+    fixed, off = _take_string(p, off)
     if len(p) != off + 4 * len(STAT_NAMES):
         raise ProtocolError(f"INFO payload of {len(p)} bytes, expected {off + 4 * len(STAT_NAMES)}")
     stats = dict(zip(STAT_NAMES, struct.unpack_from(f"<{len(STAT_NAMES)}I", p, off)))
     return Info(version, hop, sr, nb, cores, max_hops, COUNTER_NAMES.get(counter, f"kind {counter}"),
                 ncost, maxp, checksum, expected, fmt, depth, model, scheme, target,
-                [s for s in phases.split(",") if s], stats)
+                [s for s in phases.split(",") if s], stats, [s for s in fixed.split(",") if s])
 
 
 def encode_info(info: Info) -> bytes:
@@ -230,7 +233,7 @@ def encode_info(info: Info) -> bytes:
     p = struct.pack(INFO_FIXED, info.version, info.hop, info.sample_rate, info.n_bins, info.cores,
                     info.max_hops, kinds[info.counter], info.n_costs, info.max_payload, info.checksum,
                     info.expected_seq, info.format_version, info.replay_depth)
-    for s in (info.model, info.scheme, info.target, ",".join(info.phases)):
+    for s in (info.model, info.scheme, info.target, ",".join(info.phases), ",".join(info.fixed_costs)):
         b = s.encode("ascii")
         p += bytes([len(b)]) + b
     return p + struct.pack(f"<{len(STAT_NAMES)}I", *(info.stats.get(k, 0) for k in STAT_NAMES))

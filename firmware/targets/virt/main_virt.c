@@ -6,10 +6,10 @@
  * the test device: 0 after BYE, VIRT_EXIT_NET when the network cannot start (after an ERROR
  * message).
  */
-#include "../platform/platform.h"
-#include "../platform/virt/virt.h"
 #include "app.h"
 #include "app_net.h"
+#include "platform.h"
+#include "virt.h"
 
 static app_t app;
 

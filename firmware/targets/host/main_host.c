@@ -28,9 +28,9 @@
 #include <sys/prctl.h>
 #endif
 
-#include "../platform/platform.h"
 #include "app.h"
 #include "app_net.h"
+#include "platform.h"
 
 typedef struct fd_pair {
     int in, out;

@@ -5,6 +5,7 @@
 #include "rnnse_scalar.h"
 #include "rnnse_harness.h"
 #include "rnnse_kernels.h"
+#include "rnnse_net.h"
 #include "rnnse_simd.h"
 
 const char *rnnse_simd_name(void) { return RNNSE_SIMD_NAME; }

@@ -1,0 +1,89 @@
+"""The command line as a user meets it: the command table, start-up cost, ``python -m rnnse``,
+``-`` for standard input/output, ``-v``, and one-line errors."""
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rnnse import __version__, cli
+from rnnse.audio import save_wav
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, stdin=b"", env=None):
+    return subprocess.run([sys.executable, "-m", "rnnse", *args], input=stdin, capture_output=True, cwd=ROOT,
+                          env=env, timeout=300)
+
+
+def test_command_table_matches_the_modules():
+    """cli.COMMANDS lists each command, its module and its help as the module registers them."""
+    for module in cli.COMMAND_MODULES:
+        p = argparse.ArgumentParser()
+        sub = p.add_subparsers()
+        importlib.import_module(module).register(sub)
+        registered = {a.dest: a.help for a in sub._choices_actions}
+        listed = {name: text for name, m, text in cli.COMMANDS if m == module}
+        assert registered == listed, module
+
+
+def test_version_is_fast_and_imports_nothing_heavy():
+    code = ("import sys, time; t = time.perf_counter()\n"
+            "from rnnse.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'cffi') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip().splitlines() == [f"rnnse {__version__}", "[]"]
+    best = min(_wall(["rnnse", "--version"]) for _ in range(3))
+    assert best < 0.5, f"rnnse --version took {best:.2f} s"
+
+
+def _wall(cmd) -> float:
+    exe = os.path.join(os.path.dirname(sys.executable), cmd[0])
+    t = time.perf_counter()
+    subprocess.run([exe, *cmd[1:]], capture_output=True, check=True)
+    return time.perf_counter() - t
+
+
+def test_python_m_rnnse():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.decode().strip() == f"rnnse {__version__}"
+    r = run("--help")
+    assert r.returncode == 0
+    for name, _, _ in cli.COMMANDS:
+        assert name in r.stdout.decode()
+
+
+def test_wav_through_standard_input_and_output(tmp_path):
+    x = (0.3 * np.sin(np.arange(1600) * 0.05)).astype(np.float32)
+    save_wav(tmp_path / "a.wav", x)
+    data = (tmp_path / "a.wav").read_bytes()
+    code = "from rnnse.audio import load_wav, save_wav\nsave_wav('-', load_wav('-'))"
+    r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == data
+
+
+def test_one_line_errors_and_verbose(tmp_path):
+    r = run("enhance", "-", "-o", str(tmp_path / "y.wav"), "--target", "host")
+    assert r.returncode == 2
+    assert r.stderr.decode().strip().splitlines()[-1] == "rnnse enhance: error: stdin: no audio (empty input)"
+    missing = str(tmp_path / "missing.wav")
+    r = run("enhance", missing, "-o", str(tmp_path / "y.wav"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr.decode()
+    assert r.stderr.decode().strip() == f"rnnse enhance: error: {missing}: no such file"
+    r = run("-v", "enhance", missing, "-o", str(tmp_path / "y.wav"))
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "Traceback" in err and "AudioError" in err and err.strip().endswith(f"{missing}: no such file")
+
+
+@pytest.mark.parametrize("args", [[], ["nonsense"]])
+def test_no_or_unknown_command(args):
+    r = run(*args)
+    assert r.returncode == 2
