@@ -264,6 +264,10 @@ static void convert_input(rnnse_net_t *net, rnnse_f16_t *x16, float *x32, uint32
     int first, i;
     uint32_t roots = net->model->input_roots, r;
     int count = rnnse_slice((int)n, plat_core_id(), plat_num_cores(), &first);
+    if (roots == 0) {   /* the linear magnitude: a conversion only (x16 is set then) */
+        for (i = first; i < first + count; i++) x16[i] = rnnse_fp_f16_sat(net->io_in[i]);
+        return;
+    }
     for (i = first; i < first + count; i++) {
         float v = net->io_in[i];
         for (r = 0; r < roots; r++) v = rnnse_fp_sqrt(v);
