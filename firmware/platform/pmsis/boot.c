@@ -21,6 +21,7 @@ static uint32_t fc_stack[PMSIS_FC_STACK_BYTES / 4] __attribute__((aligned(16)));
 
 extern struct pi_device pmsis_cluster_dev;
 extern void *pmsis_cluster_stacks;
+extern pmsis_core_state_t *pmsis_cores;
 void pmsis_l1_set_arena(void *base, size_t bytes);
 
 static struct pi_device hostfs;
@@ -61,7 +62,9 @@ int pmsis_port_open(void)
     pi_open_from_conf(&pmsis_cluster_dev, &conf);
     if (pi_cluster_open(&pmsis_cluster_dev)) return -1;
     pmsis_cluster_stacks = pi_cl_l1_malloc(&pmsis_cluster_dev, (uint32_t)stack_bytes);
-    if (!pmsis_cluster_stacks) return -2;
+    pmsis_cores = (pmsis_core_state_t *)pi_cl_l1_malloc(&pmsis_cluster_dev, PLAT_MAX_CORES * sizeof *pmsis_cores);
+    if (!pmsis_cluster_stacks || !pmsis_cores) return -2;
+    memset(pmsis_cores, 0, PLAT_MAX_CORES * sizeof *pmsis_cores);
     for (uint32_t *p = (uint32_t *)pmsis_cluster_stacks; p < (uint32_t *)((uint8_t *)pmsis_cluster_stacks + stack_bytes);)
         *p++ = STACK_FILL;
     bytes = largest_l1_block();

@@ -30,14 +30,15 @@
 #define PMSIS_CLUSTER_STACK_BYTES 1024      /* per cluster core (the master's too), in L1 */
 #endif
 #ifndef PMSIS_FC_STACK_BYTES
-#define PMSIS_FC_STACK_BYTES 8192           /* the FC's stack while the firmware runs, in L2 */
+#define PMSIS_FC_STACK_BYTES 4096           /* the FC's stack while the firmware runs, in L2 */
 #endif
 #define PMSIS_MAX_PHASES 24
 
 /* Run a target's main on a stack of PMSIS_FC_STACK_BYTES and return its status. pulp-sdk's
  * linker script gives the FC 2 kB of stack; the application's deepest path (a hop of audio with
- * its costs, then its reply) takes about 1.7 kB, so every main of the target runs on this one,
- * as large as the bare-metal pulp port's. */
+ * its costs, then its reply) takes about 1.7 kB, so every main of the target runs on this one.
+ * (4 kB, not the pulp port's 8: on pulp-open the largest model, LSTM-256 mixed, takes all of L2
+ * but 150 kB, which the runtime and the application share.) */
 int pmsis_run_main(int (*fn)(void));
 /* Bytes of that stack used so far (it is filled with a pattern first). */
 size_t pmsis_fc_stack_peak(void);
@@ -47,7 +48,8 @@ size_t pmsis_fc_stack_peak(void);
  * for the stacks. */
 int pmsis_port_open(void);
 
-/* One cluster core's private bookkeeping (in L1; written by that core only). */
+/* One cluster core's private bookkeeping (in L1, taken from the runtime's L1 heap when the
+ * cluster opens; written by that core only). */
 typedef struct pmsis_core_state {
     uint32_t cyc_last, cyc_hi;          /* 64-bit extension of mcycle */
     uint32_t phase_start;               /* mcycle when its current phase started */

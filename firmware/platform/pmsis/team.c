@@ -21,7 +21,7 @@ typedef struct team_job {
     uint32_t start, end;          /* master's mcycle before the fork and after the join */
 } team_job_t;
 
-PI_CL_L1 pmsis_core_state_t pmsis_cores[PLAT_MAX_CORES];
+pmsis_core_state_t *pmsis_cores;        /* PLAT_MAX_CORES entries in L1 (pmsis_port_open) */
 static PI_CL_L1 team_job_t job;
 
 struct pi_device pmsis_cluster_dev;     /* opened by pmsis_port_open (boot.c) */

@@ -23,9 +23,10 @@
  *        (16-byte aligned; 0 when it has none)
  *     then the tables and the records.
  *
- * rnnse_image_header checks the header, rnnse_image_model the payload (bounds, alignment, the
- * CRC-32, then the model checksum of the descriptor built from it): every failure gives a code and
- * one line saying what is wrong.
+ * rnnse_image_header checks the header, rnnse_image_model the payload (its CRC-32, then bounds and
+ * alignment): every failure gives a code and one line saying what is wrong. The descriptor built
+ * carries the header's model checksum, which rnnse_net_init checks against the descriptor and its
+ * records (rnnse_model_checksum) before the network runs, as on every target.
  */
 #ifndef RNNSE_MODEL_IMAGE_H
 #define RNNSE_MODEL_IMAGE_H
@@ -53,7 +54,6 @@ enum {
     RNNSE_IMAGE_E_SIZE = -24,        /* size inconsistent, or larger than the memory left */
     RNNSE_IMAGE_E_CRC = -25,         /* the payload does not match its CRC-32: corrupt image */
     RNNSE_IMAGE_E_FORMAT = -26,      /* inconsistent descriptor */
-    RNNSE_IMAGE_E_CHECKSUM = -27,    /* the descriptor does not match the model checksum */
 };
 
 typedef struct rnnse_image_header {

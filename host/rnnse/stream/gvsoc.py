@@ -738,6 +738,8 @@ class Bridge(threading.Thread):
         self.exit_status: int | None = None
         self.error: str | None = None
         self.stops = 0
+        self.bytes_to_chip = 0       # what crossed the link each way (the bytes a UART would carry)
+        self.bytes_from_chip = 0
 
     def _client_gone(self) -> bool:
         return self.client is None
@@ -800,6 +802,7 @@ class Bridge(threading.Thread):
                     return
                 if out_len:
                     data = mem.read(self.mb + MB_HEADER + in_cap, min(out_len, out_cap))
+                    self.bytes_from_chip += len(data)
                     if self.client is not None:
                         try:
                             self.client.sendall(data)
@@ -812,6 +815,7 @@ class Bridge(threading.Thread):
                     if self.pending:
                         chunk, self.pending = self.pending[:in_cap], self.pending[in_cap:]
                         mem.write(self.mb + MB_HEADER, chunk)
+                        self.bytes_to_chip += len(chunk)
                         mem.write32(self.mb + MB_OFF_IN_LEN, len(chunk))
                     elif self.client is None or self.closing.is_set():
                         mem.write32(self.mb + MB_OFF_CLOSED, 1)

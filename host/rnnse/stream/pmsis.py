@@ -54,6 +54,17 @@ def sdk_unavailable() -> str | None:
     return None
 
 
+def sdk_commit() -> str | None:
+    """The pulp-sdk checkout's commit (benchmark records), or None."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "-C", sdk_home(), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() or None
+
+
 def unavailable() -> str | None:
     """None when the PMSIS firmware can be built and simulated, else why not."""
     return sdk_unavailable() or G.unavailable()
