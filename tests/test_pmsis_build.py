@@ -69,6 +69,10 @@ def test_flash_commands_name_what_is_missing(tmp_path):
     assert err.startswith("rnnse flash: error: --board gap9: GAP_SDK_HOME is not set") and \
         err.endswith(f"the image is written: {tmp_path / 'img' / 'rnnse_model.bin'}")
     assert os.path.getsize(tmp_path / "img" / "rnnse_model.bin") > 1_000_000
+    r = _run(rnnse + ["flash", MODEL, "--board", "gap9", "-o", str(tmp_path / "img")],
+             {"GAP_SDK_HOME": str(tmp_path)})
+    assert r.returncode == 2 and f"GAP_SDK_HOME={tmp_path} holds no utils/cmake/setup.cmake: not a GAP9 SDK" in \
+        r.stderr.strip().splitlines()[-1]
     none = {"RNNSE_PULP_SDK": str(tmp_path / "no-sdk")}
     r = _run(rnnse + ["flash", MODEL, "-o", str(tmp_path / "img")], none)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(

@@ -61,11 +61,13 @@ static int serve(void)
         pulp_mailbox_flush();
         return 3;
     }
+#if RNNSE_DSP_CLUSTER
     {   /* the signal chain runs on the cluster in the L1 the network leaves free between steps */
         size_t bytes;
         void *l1 = app_net_scratch(&bytes);
         pulp_dsp_set_scratch(l1, l1 ? bytes : 0, cores);
     }
+#endif
     app_serve(&app);
     pulp_mailbox_flush();
     return 0;

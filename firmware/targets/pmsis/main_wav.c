@@ -104,11 +104,13 @@ static int enhance_file(void)
     int rc, fd_in, fd_out;
     if (pmsis_port_open() != 0 || (rc = model_flash_load(&why)) != 0) return fail(why, 4);
     if ((rc = app_net_init(PLAT_MAX_CORES)) != 0) return fail(app_net_strerror(rc), 4);
-    {
+#if RNNSE_DSP_CLUSTER
+    {   /* the signal chain runs on the cluster in the L1 the network leaves free between steps */
         size_t bytes;
         void *l1 = app_net_scratch(&bytes);
         pulp_dsp_set_scratch(l1, l1 ? bytes : 0, PLAT_MAX_CORES);
     }
+#endif
     fd_in = pulp_host_open(RNNSE_WAV_IN, 0);
     if (fd_in < 0) return fail("cannot open " RNNSE_WAV_IN " on the host", 2);
     if ((data = wav_open_data(fd_in, &why)) < 0) return fail(why, 2);

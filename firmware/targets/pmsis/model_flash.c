@@ -5,13 +5,22 @@
 
 #include "pmsis.h"
 #include "bsp/bsp.h"
-#include "bsp/flash/hyperflash.h"
 #include "bsp/fs.h"
 #include "bsp/fs/readfs.h"
 
 #include "model_flash.h"
 
 #define READ_CHUNK 32768u      /* bytes per flash read */
+
+/* The flash holding the image: the hyperflash of pulp-open's board by default; a board with
+ * another flash names its BSP header, configuration type and initialiser (firmware/targets/gap9). */
+#ifndef RNNSE_FLASH_CONF
+#include "bsp/flash/hyperflash.h"
+#define RNNSE_FLASH_CONF struct pi_hyperflash_conf
+#define RNNSE_FLASH_CONF_INIT pi_hyperflash_conf_init
+#else
+#include RNNSE_FLASH_HEADER
+#endif
 
 /* The descriptor the application and the batch program run: the firmware's other targets link a
  * const `rnnse_model` in from the exported sources (app/net_rnnse.c, targets/pulp/batch_pulp.c
@@ -34,7 +43,7 @@ static int read_all(pi_fs_file_t *f, uint8_t *dst, uint32_t bytes)
 
 static int load(const char **why)
 {
-    static struct pi_hyperflash_conf flash_conf;
+    static RNNSE_FLASH_CONF flash_conf;
     static struct pi_readfs_conf fs_conf;
     static uint8_t header[RNNSE_IMAGE_HEADER_BYTES] __attribute__((aligned(8)));
     rnnse_image_header_t h;
@@ -42,7 +51,7 @@ static int load(const char **why)
     uint8_t *payload;
     int rc;
 
-    pi_hyperflash_conf_init(&flash_conf);
+    RNNSE_FLASH_CONF_INIT(&flash_conf);
     pi_open_from_conf(&flash, &flash_conf);
     if (pi_flash_open(&flash)) {
         *why = "the flash could not be opened";
