@@ -83,3 +83,14 @@ def test_flash_commands_name_what_is_missing(tmp_path):
                           "--no-progress"], none)
         assert r.returncode == 2
         assert "pulp-sdk (the PMSIS runtime) not found" in r.stderr.strip().splitlines()[-1], (target, r.stderr)
+
+
+def test_pinned_sdk_commit_is_one():
+    """The commit scripts/setup-pulp-sdk.sh checks out is the one rnnse and docs/board.md name."""
+    import re
+
+    with open(os.path.join(ROOT, "scripts", "setup-pulp-sdk.sh")) as f:
+        pinned = re.search(r"^commit=([0-9a-f]{40})$", f.read(), re.M).group(1)
+    with open(os.path.join(ROOT, "docs", "board.md")) as f:
+        doc = f.read()
+    assert pinned == PM.SDK_COMMIT and pinned in doc

@@ -89,6 +89,8 @@ static int load(const char **why)
         return RNNSE_IMAGE_E_READ;
     }
     pi_fs_close(f);
+    pi_fs_unmount(&fs);           /* the file system's buffers go back to the L2 allocator */
+    pi_flash_close(&flash);
     return rnnse_image_model(&h, payload, &rnnse_model, why);
 }
 
