@@ -3,17 +3,26 @@
 GVSoC's instruction set description (isa_pulpv2.py) defines for the original mnemonic, computed
 here field by field; a mnemonic without a rule is refused; with the SDK present, its two files
 rewrite without an error."""
+import importlib.util
 import os
 import shutil
 import struct
 import subprocess
-import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "firmware", "targets", "pmsis"))
-import xpulp_asm  # noqa: E402
+
+
+def _build_module(path: str):
+    """A module of the firmware's build (not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+xpulp_asm = _build_module(os.path.join(ROOT, "firmware", "targets", "pmsis", "xpulp_asm.py"))
 
 GCC = "riscv64-unknown-elf-gcc"
 X = {"x0": 0, "t0": 5, "x10": 10, "x11": 11, "x12": 12, "s2": 18, "t5": 30}
