@@ -7,14 +7,20 @@
 #   extra arguments go to `rnnse enhance` (e.g. --model models/gru256 --scheme int8+ --target host)
 #   --target gvsoc: the same on GVSoC's pulp-open model (cycles per hop), GVSoC set up first when
 #   missing (scripts/setup-gvsoc.sh: a few minutes, once)
+#   --target pmsis | pmsis-file: the PMSIS firmware on GVSoC, the model booted from its flash
+#   (docs/board.md); GVSoC and pulp-sdk (scripts/setup-pulp-sdk.sh) set up first when missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 prev=""
 for a in "$@"; do
-  if [ "$a" = "--target=gvsoc" ] || { [ "$prev" = "--target" ] && [ "$a" = "gvsoc" ]; }; then
-    if [ -z "${RNNSE_GVSOC:-}" ]; then bash scripts/setup-gvsoc.sh; fi
-  fi
+  target=""
+  case "$a" in --target=*) target="${a#--target=}" ;; *) if [ "$prev" = "--target" ]; then target="$a"; fi ;; esac
+  case "$target" in
+    gvsoc|pmsis|pmsis-file)
+      if [ -z "${RNNSE_GVSOC:-}" ]; then bash scripts/setup-gvsoc.sh; fi
+      if [ "$target" != gvsoc ] && [ -z "${RNNSE_PULP_SDK:-}" ]; then bash scripts/setup-pulp-sdk.sh; fi ;;
+  esac
   prev="$a"
 done
 mkdir -p out

@@ -11,7 +11,8 @@
  *   plat_cycles         -> pi_perf_read(PI_PERF_CYCLES)
  *
  * Ports: platform/host (x86-64, pthreads, a misuse-catching DMA model), platform/virt (QEMU RISC-V virt),
- * platform/pulp (the PULP cluster of GVSoC's pulp-open: fabric controller + 8 cores, cluster DMA).
+ * platform/pulp (the PULP cluster of GVSoC's pulp-open: fabric controller + 8 cores, cluster DMA),
+ * platform/pmsis (these calls on the PMSIS API itself: pulp-sdk's runtime on pulp-open, GAP9's SDK).
  */
 #ifndef RNNSE_PLATFORM_H
 #define RNNSE_PLATFORM_H

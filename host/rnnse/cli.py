@@ -29,6 +29,8 @@ COMMANDS = [
      "quantize a checkpoint (fp16, mixed, mixed+, int8, int8+) into a golden-model file"),
     ("quant-ablation", "rnnse.quant.cli", "measure quantization design choices one by one on test clips"),
     ("export", "rnnse.export", "write a quantized model as C for the firmware"),
+    ("flash", "rnnse.flash", "write the model into a flash image and boot the PMSIS firmware from it "
+     "(GVSoC's hyperflash, or a GAP9 board through its SDK)"),
     ("enhance", "rnnse.stream.cli",
      "enhance a wav file on the firmware (host build, QEMU virt or a device on a serial port)"),
     ("bench", "rnnse.bench", "run a benchmark (prints a table, writes JSON): gvsoc, kernels, stream, virt"),

@@ -14,7 +14,9 @@
 
 #define PULP_MB_MAGIC 0x424D5352u        /* "RSMB" */
 #define PULP_MB_VERSION 1u
+#ifndef PULP_MB_BYTES
 #define PULP_MB_BYTES 4608u              /* one maximal protocol frame (4096 + overhead) fits */
+#endif
 
 enum {
     PULP_MB_READ = 1,                    /* the firmware waits for input (timeout_ms; < 0: forever) */

@@ -8,6 +8,10 @@
  * hardware barriers (the cluster has no atomics) and stream weights with the cluster DMA (mchan),
  * one command queue per core.
  *
+ * The PMSIS port (platform/pmsis) implements, over PMSIS, the services below that the files it
+ * shares with this port call (dsp_cluster.c, io.c, targets/pulp/batch_pulp.c): fork_unrecorded,
+ * phases, core_busy, dma_out_start, dma_set_enabled, stack_peak, printf and the host files.
+ *
  * Floating point: the cores keep FP values in the integer registers (Zfinx). The C code is built
  * for rv32imc/ilp32 (soft-float ABI); zfinx.S supplies the soft-float entry points GCC calls
  * (__addsf3, __mulsf3, ...) and a few libm functions as single Zfinx instructions, so plain C

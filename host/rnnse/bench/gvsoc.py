@@ -21,7 +21,14 @@ layers are measured on the same model with its second recurrent layer removed (e
 same shape as in the full model, so the per-layer figures are the full model's), and their frame
 is that model's frame plus one more recurrent layer (marked "estimated").
 
-Results: a table on stdout and ``benchmarks/results/gvsoc.json`` (with the GVSoC commits used).
+* the PMSIS port (``scons target=pmsis``: the same kernels and signal chain on pulp-sdk's PMSIS
+  runtime, the model read from the simulated hyperflash; docs/board.md), per frame as above for
+  every model that fits L2, against the bare-metal port: the runtime's overhead in cycles and in
+  percent of the frame (cluster tasks instead of the port's own fork, PMSIS barriers and DMA
+  commands). Left out, with a note, when pulp-sdk is absent; ``--no-pmsis`` skips it.
+
+Results: a table on stdout and ``benchmarks/results/gvsoc.json`` (with the GVSoC and pulp-sdk
+commits used).
 """
 from __future__ import annotations
 
@@ -110,13 +117,14 @@ def _layer_rows(recs: list, model: str, scheme: str) -> list:
     return rows
 
 
-def _frame(batch_elf: str, cores: int, weight_bytes: int, timeout: float) -> dict:
+def _frame(batch_elf: str, cores: int, weight_bytes: int, timeout: float, flash_files=()) -> dict:
     from ..stream import gvsoc as G
 
     pcm = speech_like_pcm16(HOPS * 100, 3)
     while True:     # the most cores whose weight tiles fit L1 (FP16 LSTM-256: fewer than 8)
         try:
-            _, _, _, stats = G.chain_frames(batch_elf, pcm.reshape(HOPS, 100), cores=cores, timeout=timeout)
+            _, _, _, stats = G.chain_frames(batch_elf, pcm.reshape(HOPS, 100), cores=cores, timeout=timeout,
+                                            flash_files=flash_files)
             break
         except G.GvsocError as exc:
             if "L1 budget" not in str(exc) or cores == 1:
@@ -131,7 +139,21 @@ def _frame(batch_elf: str, cores: int, weight_bytes: int, timeout: float) -> dic
             "weight_bytes": int(weight_bytes)}
 
 
-def measure(model: str, scheme: str, reps: int, timeout: float) -> dict:
+def _pmsis_frame(qpath: str, frame: dict, weight_bytes: int, timeout: float) -> dict:
+    """The PMSIS port's frame on the same model (read from its flash image) and cores, against the
+    bare-metal port's ``frame``."""
+    from ..flash import write_image
+    from ..stream import pmsis
+
+    with tempfile.TemporaryDirectory(prefix="rnnse-bench-flash-") as td:
+        image = write_image(qpath, td)[0]
+        pm = _frame(pmsis.build()["batch"], frame["cores"], weight_bytes, timeout, flash_files=(image,))
+    over = pm["total"] - frame["total"]
+    return dict(pm, overhead_cycles=over, overhead=over / frame["total"],
+                overhead_dsp=pm["dsp"] - frame["dsp"], overhead_network=pm["network"] - frame["network"])
+
+
+def measure(model: str, scheme: str, reps: int, timeout: float, with_pmsis: bool = False) -> dict:
     from ..export import pack_model
     from ..quant.qmodel import QuantizedModel
     from ..stream import gvsoc as G
@@ -153,6 +175,8 @@ def measure(model: str, scheme: str, reps: int, timeout: float) -> dict:
         recs = G.layer_measurements(batch, cores=8, reps=reps, timeout=timeout)
         rows = _layer_rows(recs, model, scheme)
         frame = _frame(batch, 8, pack_model(QuantizedModel.load(qpath)).weight_bytes(), timeout)
+    if with_pmsis and out["fits_l2"]:
+        out["pmsis_frame"] = _pmsis_frame(path, frame, wbytes, timeout)
     if not out["fits_l2"]:
         # the removed recurrent layer (index 2 in the full model) costs what the kept one does
         rnn = [r for r in rows if r["kind"] in ("lstm", "gru")]
@@ -200,6 +224,18 @@ def tables(results: list) -> list:
         star = "*" if f.get("estimated") else " "
         lines.append(f"{res['model']:8s} {res['scheme']:7s} {f['cores']:5d} {f['total']:9.0f}{star}{f['dsp']:9.0f} "
                      f"{f['network']:9.0f} {f['dma_floor']:9.0f} {f['network'] / f['dma_floor']:9.2f}")
+    pm = [res for res in results if res.get("pmsis_frame")]
+    if pm:
+        lines.append("")
+        lines.append("PMSIS port (pulp-sdk runtime, model read from flash) against the bare-metal port, per frame "
+                     "(cycles; overhead in % of the bare-metal frame):")
+        lines.append(f"{'model':8s} {'scheme':7s} {'cores':>5s} {'bare':>9s} {'pmsis':>9s} {'overhead':>9s} "
+                     f"{'of frame':>8s} {'dsp':>7s} {'network':>8s}")
+        for res in pm:
+            f, p = res["frame"], res["pmsis_frame"]
+            lines.append(f"{res['model']:8s} {res['scheme']:7s} {p['cores']:5d} {f['total']:9.0f} {p['total']:9.0f} "
+                         f"{p['overhead_cycles']:+9.0f} {100 * p['overhead']:7.2f}% {p['overhead_dsp']:+7.0f} "
+                         f"{p['overhead_network']:+8.0f}")
     lines.append("")
     lines.append("INT8 / FP16 speed-up of the recurrent layers (most cores that fit; FP16 cycles / INT8 cycles):")
     for model in sorted({r["model"] for r in results}):
@@ -254,11 +290,17 @@ def main(argv=None) -> int:
     p.add_argument("--schemes", nargs="+", default=["fp16", "mixed", "mixed+", "int8"])
     p.add_argument("--reps", type=int, default=2, help="repetitions per layer measurement (best kept)")
     p.add_argument("--timeout", type=float, default=900.0, help="bound of one simulation (s)")
+    p.add_argument("--no-pmsis", action="store_true", help="leave out the PMSIS port's frames")
     p.add_argument("-o", "--output", default=os.path.join(RESULTS_DIR, "gvsoc.json"))
     args = p.parse_args(argv)
     reason = G.unavailable()
     if reason:
         raise UserError(f"rnnse bench gvsoc: {reason}")
+    from ..stream import pmsis
+
+    with_pmsis = not args.no_pmsis and pmsis.sdk_unavailable() is None
+    if not args.no_pmsis and not with_pmsis:
+        print(f"rnnse bench gvsoc: note: no PMSIS rows: {pmsis.sdk_unavailable()}", file=sys.stderr)
     try:
         commits = G.gvsoc_commits()
     except G.GvsocError as exc:
@@ -271,7 +313,7 @@ def main(argv=None) -> int:
         for scheme in args.schemes:
             print(f"measuring {model} {scheme} ...", file=sys.stderr, flush=True)
             try:
-                results.append(measure(model, scheme, args.reps, args.timeout))
+                results.append(measure(model, scheme, args.reps, args.timeout, with_pmsis))
             except G.GvsocError as exc:
                 raise UserError(f"rnnse bench gvsoc: {model} {scheme}: {exc}") from None
     lines = tables(results)
@@ -281,6 +323,7 @@ def main(argv=None) -> int:
                          "notes": "cycles of GVSoC's pulp-open model: FC + 8-core cluster, 64 kB L1, 1.6 MB L2, "
                                   "cluster DMA about 8 B/cycle; FP and SIMD instructions 1 cycle, each FPU "
                                   "shared by two cores, one divide/sqrt unit (14 cycles) for the cluster"},
+           "pmsis": {"runtime": "pulp-platform/pulp-sdk", "commit": pmsis.sdk_commit()} if with_pmsis else None,
            "dma_bytes_per_cycle": DMA_BYTES_PER_CYCLE, "results": results, "int8_over_fp16": speedups(results),
            "table": lines}
     write_results(args.output, doc, file=sys.stderr)

@@ -1,5 +1,6 @@
-"""``rnnse enhance IN.wav -o OUT.wav --target host|virt|gvsoc|serial:PORT[@BAUD]|URL``: enhance a
-file on the firmware, streaming it hop by hop over the protocol of docs/protocol.md."""
+"""``rnnse enhance IN.wav -o OUT.wav --target host|virt|gvsoc|pmsis|pmsis-file|serial:PORT[@BAUD]|URL``:
+enhance a file on the firmware, streaming it hop by hop over the protocol of docs/protocol.md (or,
+``pmsis-file``, handing the whole file to the PMSIS firmware's file mode)."""
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def register(sub) -> None:
                    help="enhanced output wav (- writes it to standard output, the report to standard error)")
     p.add_argument("--target", default="host",
                    help="host (native build on a loopback port, default), virt (QEMU RISC-V), gvsoc (GVSoC pulp-open), "
-                        "serial:PORT[@BAUD] or a pyserial URL (socket://HOST:PORT, rfc2217://...)")
+                        "pmsis (the PMSIS firmware on GVSoC, the model booted from its flash), pmsis-file (its file "
+                        "mode: wav in, wav out by semihosting), serial:PORT[@BAUD] or a pyserial URL "
+                        "(socket://HOST:PORT, rfc2217://...)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"model directory holding quant-SCHEME.npz, or a quantized-model file "
                         f"(default {DEFAULT_MODEL}); for host and virt the firmware is built with it")
@@ -122,7 +125,7 @@ def cmd_enhance(args) -> int:
         if abs(len(clean) - len(x)) > 0:
             raise UserError(f"--clean {args.clean} has {len(clean)} samples but {args.input} has {len(x)}: "
                             f"they must be the same recording")
-    local = args.target in ("host", "virt", "gvsoc")
+    local = args.target in ("host", "virt", "gvsoc", "pmsis", "pmsis-file")
     qmodel = None
     if local or args.model != DEFAULT_MODEL or os.path.exists(args.model):
         try:
@@ -133,6 +136,8 @@ def cmd_enhance(args) -> int:
     timeout = args.timeout or (2.0 if args.target == "host" else 20.0)
     icount = args.icount if args.icount is not None else args.target == "virt"
     pcm = to_pcm16(x)
+    if args.target == "pmsis-file":
+        return _enhance_file(args, x, pcm, clean, qmodel)
     padded = np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
     progress = not args.no_progress
     print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
@@ -170,6 +175,51 @@ def cmd_enhance(args) -> int:
         from .costs import summarize
 
         report["per_hop"] = summarize(result.costs, info)     # means per hop, per layer
+    if clean is not None:
+        from ..metrics import all_metrics
+
+        m = {"noisy": all_metrics(clean, x), "enhanced": all_metrics(clean, y)}
+        report["metrics"] = m
+        lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
+                     f"STOI {m['noisy']['stoi']:.3f} -> {m['enhanced']['stoi']:.3f}, "
+                     f"SI-SDR {m['noisy']['si_sdr']:.2f} -> {m['enhanced']['si_sdr']:.2f} dB")
+    print("\n".join(lines), file=report_stream(args.output))
+    if args.json:
+        d = os.path.dirname(args.json)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+def _enhance_file(args, x, pcm, clean, qmodel) -> int:
+    """--target pmsis-file: the PMSIS firmware's file mode on GVSoC (the model booted from its
+    flash, the wav read and written through the host file system, as over JTAG semihosting)."""
+    from ..audio import from_pcm16, report_stream, save_wav
+    from ..config import SAMPLE_RATE
+    from . import pmsis
+    from .build import BuildError
+
+    if args.cores not in (None, 8):
+        raise UserError("--target pmsis-file runs the network on the 8 cluster cores (no --cores)")
+    reason = pmsis.unavailable()
+    if reason:
+        raise UserError(reason)
+    print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {args.target} (PMSIS firmware's file mode "
+          f"on GVSoC pulp-open)", file=sys.stderr)
+    try:
+        out, fig = pmsis.run_wav(pmsis.image(qmodel), pmsis.wav_bytes(pcm))
+    except (pmsis.G.GvsocError, BuildError) as exc:
+        raise UserError(str(exc)) from None
+    y = from_pcm16(out)
+    save_wav(args.output, y)
+    budget = BUDGET_MS * 1e-3 * CLOCK_HZ
+    lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}",
+             f"per-hop cost ({fig['hops']} hops, cycles on the FC; budget {budget:.0f} = {BUDGET_MS} ms at "
+             f"{CLOCK_HZ / 1e6:.0f} MHz): total mean {fig['mean']} ({100 * fig['mean'] / budget:.1f}%), max "
+             f"{fig['max']}, dsp {fig['dsp']}, network {fig['network']}"]
+    report = {"input": args.input, "target": args.target, "model": qmodel, "hops": fig["hops"], "cycles": fig}
     if clean is not None:
         from ..metrics import all_metrics
 

@@ -66,6 +66,7 @@ START_TIMEOUT = 60.0                     # proxy up, firmware announced (s)
 STOP_TIMEOUT = 5.0
 MAX_CORES = 8
 NETNS_PROXY_PORT = 42951                 # inside the private namespace every port is free
+FLASH = "hyperflash"                     # pulp-open's board flash (readfs preloaded by the launcher)
 
 # firmware/platform/pulp/mailbox.h
 MB_MAGIC = 0x424D5352
@@ -250,14 +251,21 @@ class Prepared:
     env: dict
 
 
-def prepare(elf: str, workdir: str, *, proxy_port: int | None = None,
+def prepare(elf: str, workdir: str, *, proxy_port: int | None = None, flash_files=(),
             timeout: float = PREPARE_TIMEOUT) -> Prepared:
     """GVSoC's configuration for running ``elf`` on pulp-open in ``workdir``; with ``proxy_port``
-    the proxy socket is enabled on that port."""
+    the proxy socket is enabled on that port; ``flash_files``: files preloaded into the read-only
+    file system (readfs) of the board's hyperflash (GVSoC's launcher builds the flash image in
+    ``workdir``, the simulation starts with it)."""
     gv = require()
     if not os.path.isfile(elf):
         raise GvsocError(f"{elf}: no such program (build it with scons target=pulp)")
-    cmd = [gv, f"--target={TARGET}", "--binary", os.path.abspath(elf), "--work-dir", workdir, "prepare"]
+    cmd = [gv, f"--target={TARGET}", "--binary", os.path.abspath(elf), "--work-dir", workdir]
+    for path in flash_files:
+        if not os.path.isfile(path):
+            raise GvsocError(f"{path}: no such file to preload into the hyperflash")
+        cmd.append(f"--flash-property={os.path.abspath(path)}@{FLASH}:readfs:files")
+    cmd += (["image", "flash"] if flash_files else []) + ["prepare"]
     try:
         r = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
@@ -321,14 +329,16 @@ def _kill_group(proc: subprocess.Popen) -> None:
             continue
 
 
-def run_elf(elf: str, *, inputs: dict | None = None, outputs=(), timeout: float = RUN_TIMEOUT) -> RunResult:
+def run_elf(elf: str, *, inputs: dict | None = None, outputs=(), timeout: float = RUN_TIMEOUT,
+            flash_files=()) -> RunResult:
     """Simulate ``elf`` on pulp-open until it ends (at most ``timeout`` s); ``inputs``: files
-    (name -> bytes) put in its working directory, ``outputs``: names of files to return."""
+    (name -> bytes) put in its working directory, ``outputs``: names of files to return,
+    ``flash_files``: files preloaded into the hyperflash's readfs (see :func:`prepare`)."""
     with tempfile.TemporaryDirectory(prefix="rnnse-gvsoc-") as wd:
         for name, data in (inputs or {}).items():
             with open(os.path.join(wd, name), "wb") as f:
                 f.write(data)
-        prep = prepare(elf, wd)
+        prep = prepare(elf, wd, flash_files=flash_files)
         log_path = os.path.join(wd, "rnnse-gvsoc.log")
         with open(log_path, "wb") as log:
             try:
@@ -384,15 +394,19 @@ def _batch_header(mode: int, cores: int, frames: int, arg: int, arg2: int = 0) -
 
 
 def run_batch(elf: str, mode: int, cores: int, frames: int, arg: int, payload: bytes,
-              timeout: float = RUN_TIMEOUT, arg2: int = 0) -> tuple[bytes, str]:
-    """Run the batch program; returns (records bytes, console output). Errors -> GvsocError."""
+              timeout: float = RUN_TIMEOUT, arg2: int = 0, flash_files=()) -> tuple[bytes, str]:
+    """Run the batch program (the pulp port's, or the PMSIS one with the model in ``flash_files``);
+    returns (records bytes, console output). Errors -> GvsocError."""
     if not 1 <= cores <= MAX_CORES:
         raise GvsocError(f"cores must be within 1..{MAX_CORES}, got {cores}")
     res = run_elf(elf, inputs={"rnnse_in.bin": _batch_header(mode, cores, frames, arg, arg2) + payload},
-                  outputs=("rnnse_out.bin",), timeout=timeout)
+                  outputs=("rnnse_out.bin",), timeout=timeout, flash_files=flash_files)
     trap = res.trap()
     if trap:
         raise GvsocError(f"{os.path.basename(elf)}: {trap}")
+    boot = re.search(r"rnnse_batch: ([^\n]*)", res.output)
+    if boot and res.status != 0:
+        raise GvsocError(f"{os.path.basename(elf)}: {boot.group(1)}")
     data = res.files.get("rnnse_out.bin", b"")
     if len(data) < 32:
         raise GvsocError(f"{os.path.basename(elf)} wrote no result (exit {res.status}); output:\n"
@@ -409,19 +423,20 @@ def run_batch(elf: str, mode: int, cores: int, frames: int, arg: int, payload: b
 
 
 def net_frames(elf: str, mags: np.ndarray, cores: int = MAX_CORES, n_out: int = P.N_BINS,
-               timeout: float = RUN_TIMEOUT):
+               timeout: float = RUN_TIMEOUT, flash_files=()):
     """Network frames: mags (frames, n_in) FP32 -> (masks (frames, n_out) FP32, stats (frames, BATCH_STATS))."""
     mags = np.ascontiguousarray(mags, dtype="<f4")
-    body, _ = run_batch(elf, BATCH_NET, cores, len(mags), 0, mags.tobytes(), timeout)
+    body, _ = run_batch(elf, BATCH_NET, cores, len(mags), 0, mags.tobytes(), timeout, flash_files=flash_files)
     rec = np.dtype([("mask", "<f4", (n_out,)), ("stats", "<u4", (BATCH_STATS,))])
     r = np.frombuffer(body, rec, count=len(mags))
     return r["mask"].copy(), r["stats"].copy()
 
 
-def chain_frames(elf: str, hops: np.ndarray, cores: int = MAX_CORES, timeout: float = RUN_TIMEOUT):
+def chain_frames(elf: str, hops: np.ndarray, cores: int = MAX_CORES, timeout: float = RUN_TIMEOUT,
+                 flash_files=()):
     """DSP + network per hop: hops (n, 100) int16 -> (out (n, 100) int16, masks, mags, stats)."""
     hops = np.ascontiguousarray(hops, dtype="<i2")
-    body, _ = run_batch(elf, BATCH_CHAIN, cores, len(hops), 0, hops.tobytes(), timeout)
+    body, _ = run_batch(elf, BATCH_CHAIN, cores, len(hops), 0, hops.tobytes(), timeout, flash_files=flash_files)
     rec = np.dtype([("out", "<i2", (P.HOP,)), ("mask", "<f4", (P.N_BINS,)), ("mag", "<f4", (P.N_BINS,)),
                     ("stats", "<u4", (BATCH_STATS,))])
     r = np.frombuffer(body, rec, count=len(hops))
@@ -432,9 +447,10 @@ LAYER_FIELDS = ("index", "kind", "prec", "cores", "variant", "cycles", "rec_byte
                 "busiest", "dma_cycles")
 
 
-def layer_measurements(elf: str, cores: int = MAX_CORES, reps: int = 2, timeout: float = RUN_TIMEOUT) -> list:
+def layer_measurements(elf: str, cores: int = MAX_CORES, reps: int = 2, timeout: float = RUN_TIMEOUT,
+                       flash_files=()) -> list:
     """Per-layer cycle measurements (batch mode LAYERS): a list of dicts (LAYER_FIELDS)."""
-    body, _ = run_batch(elf, BATCH_LAYERS, cores, 0, reps, b"", timeout)
+    body, _ = run_batch(elf, BATCH_LAYERS, cores, 0, reps, b"", timeout, flash_files=flash_files)
     a = np.frombuffer(body, "<u4").reshape(-1, BATCH_LAYER_FIELDS)
     out = []
     for row in a:
@@ -445,12 +461,13 @@ def layer_measurements(elf: str, cores: int = MAX_CORES, reps: int = 2, timeout:
 
 
 def layer_io(elf: str, index: int, cases: list, cores: int = MAX_CORES, max_tile: int = 0,
-             timeout: float = RUN_TIMEOUT) -> bytes:
+             timeout: float = RUN_TIMEOUT, flash_files=()) -> bytes:
     """Run layer ``index`` of the linked model on given inputs (batch mode LAYER_IO). ``cases``:
     a list of byte strings, each x | h | c (see batch_pulp.c); ``max_tile``: records per DMA tile
     (0: as many as fit); returns the concatenated outputs (y or h' | c per case)."""
     payload = b"".join(cases)
-    body, _ = run_batch(elf, BATCH_LAYER_IO, cores, len(cases), index, payload, timeout, arg2=max_tile)
+    body, _ = run_batch(elf, BATCH_LAYER_IO, cores, len(cases), index, payload, timeout, arg2=max_tile,
+                        flash_files=flash_files)
     return body
 
 
@@ -626,13 +643,13 @@ def _netns_prefix() -> list:
 class Simulation:
     """A running GVSoC with its proxy connected (``proxy``, ``memory``); :meth:`stop` ends it."""
 
-    def __init__(self, elf: str, workdir: str):
+    def __init__(self, elf: str, workdir: str, flash_files=()):
         self.elf, self.workdir = elf, workdir
         self.log_path = os.path.join(workdir, "rnnse-gvsoc.log")
         self._log = open(self.log_path, "wb")
         prefix = _netns_prefix()
         if prefix:
-            prep = prepare(elf, workdir, proxy_port=NETNS_PROXY_PORT)
+            prep = prepare(elf, workdir, proxy_port=NETNS_PROXY_PORT, flash_files=flash_files)
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             env = dict(prep.env)
@@ -667,7 +684,7 @@ class Simulation:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
-            prep = prepare(elf, workdir, proxy_port=port)
+            prep = prepare(elf, workdir, proxy_port=port, flash_files=flash_files)
             self.proc = subprocess.Popen([prep.launcher, f"--config={prep.config_path}"], cwd=workdir, env=prep.env,
                                          stdout=self._log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -721,6 +738,8 @@ class Bridge(threading.Thread):
         self.exit_status: int | None = None
         self.error: str | None = None
         self.stops = 0
+        self.bytes_to_chip = 0       # what crossed the link each way (the bytes a UART would carry)
+        self.bytes_from_chip = 0
 
     def _client_gone(self) -> bool:
         return self.client is None
@@ -783,6 +802,7 @@ class Bridge(threading.Thread):
                     return
                 if out_len:
                     data = mem.read(self.mb + MB_HEADER + in_cap, min(out_len, out_cap))
+                    self.bytes_from_chip += len(data)
                     if self.client is not None:
                         try:
                             self.client.sendall(data)
@@ -795,6 +815,7 @@ class Bridge(threading.Thread):
                     if self.pending:
                         chunk, self.pending = self.pending[:in_cap], self.pending[in_cap:]
                         mem.write(self.mb + MB_HEADER, chunk)
+                        self.bytes_to_chip += len(chunk)
                         mem.write32(self.mb + MB_OFF_IN_LEN, len(chunk))
                     elif self.client is None or self.closing.is_set():
                         mem.write32(self.mb + MB_OFF_CLOSED, 1)
@@ -806,14 +827,15 @@ class Bridge(threading.Thread):
 
 
 @contextlib.contextmanager
-def start(elf: str, cores: int = MAX_CORES):
-    """Start the streaming application ``elf`` on GVSoC; yields (Simulation, Bridge, TCP port)."""
+def start(elf: str, cores: int = MAX_CORES, flash_files=()):
+    """Start the streaming application ``elf`` on GVSoC (``flash_files`` preloaded into the
+    hyperflash's readfs); yields (Simulation, Bridge, TCP port)."""
     require()
     if not 1 <= cores <= MAX_CORES:
         raise GvsocError(f"cores must be within 1..{MAX_CORES}, got {cores}")
     mailbox = symbol_address(elf, "pulp_mailbox")
     with tempfile.TemporaryDirectory(prefix="rnnse-gvsoc-") as wd:
-        sim = Simulation(elf, wd)
+        sim = Simulation(elf, wd, flash_files)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -832,11 +854,12 @@ def start(elf: str, cores: int = MAX_CORES):
 def _read_ready(port, bridge: Bridge, sim: Simulation, deadline: float) -> P.Info:
     rx = P.Receiver()
     while time.monotonic() < deadline:
-        if bridge.error or not bridge.is_alive():
-            raise GvsocError(f"the simulation stopped before the firmware was ready: "
-                             f"{bridge.error or f'exit status {bridge.exit_status}'}; log:\n{sim.log()}")
+        stopped = bridge.error or not bridge.is_alive()      # before reading: what it sent is read first
         data = port.read(4096)
         if not data:
+            if stopped:
+                raise GvsocError(f"the simulation stopped before the firmware was ready: "
+                                 f"{bridge.error or f'exit status {bridge.exit_status}'}; log:\n{sim.log()}")
             time.sleep(0.005)
             continue
         for _, frame in rx.feed(data):

@@ -5,6 +5,8 @@
 * ``virt``             the RISC-V firmware on QEMU's virt machine (``rnnse.stream.virt.launch``);
 * ``gvsoc``            the pulp-open firmware on the GVSoC simulator, through its proxy socket
                        (``rnnse.stream.gvsoc.launch``; docs/gvsoc.md);
+* ``pmsis``            the PMSIS firmware (pulp-sdk's runtime) on GVSoC, the model read from its
+                       simulated flash (``rnnse.stream.pmsis.launch``; docs/board.md);
 * ``serial:PORT[@BAUD]`` a device on a serial port (default 921600 baud);
 * any pyserial URL     ``socket://HOST:PORT``, ``rfc2217://HOST:PORT``, ... (a device already running).
 """
@@ -40,6 +42,10 @@ def describe(spec: str) -> str:
         return "virt (RISC-V firmware on QEMU)"
     if spec == "gvsoc":
         return "gvsoc (pulp-open firmware on the GVSoC simulator)"
+    if spec == "pmsis":
+        return "pmsis (PMSIS firmware on GVSoC's pulp-open, the model booted from its flash)"
+    if spec == "pmsis-file":
+        return "pmsis-file (PMSIS firmware's file mode on GVSoC: wav in, wav out by semihosting)"
     return spec
 
 
@@ -130,6 +136,11 @@ def open_target(spec: str, qmodel_path=None, *, cores: int | None = None, progre
 
         with gvsoc.launch(qmodel_path, cores=cores or gvsoc.MAX_CORES, progress=progress) as ser:
             yield ser
+    elif spec == "pmsis":
+        from . import pmsis
+
+        with pmsis.launch(qmodel_path, cores=cores or pmsis.G.MAX_CORES, progress=progress) as ser:
+            yield ser
     elif spec.startswith("serial:"):
         port, baud = parse_serial(spec)
         ser = _open_url(port, baudrate=baud, timeout=0)
@@ -144,5 +155,6 @@ def open_target(spec: str, qmodel_path=None, *, cores: int | None = None, progre
         finally:
             ser.close()
     else:
-        raise TargetError(f"unknown target {spec!r}: use host, virt, gvsoc, serial:PORT[@BAUD] or a pyserial URL "
+        raise TargetError(f"unknown target {spec!r}: use host, virt, gvsoc, pmsis, pmsis-file, serial:PORT[@BAUD] "
+                          f"or a pyserial URL "
                           f"(socket://HOST:PORT, rfc2217://HOST:PORT, ...)")
