@@ -200,7 +200,7 @@ def cmd_ablation(args) -> int:
         raise UserError(f"--clips must be at least 1, got {args.clips}")
     results = []
     for m in args.model:
-        res = ablate_model(m, variants, args.test_set or ["synthetic", "real"], args.clips, args.calib,
+        res = ablate_model(m, variants, args.test_set or ["valid"], args.clips, args.calib,
                            args.n_calib, jobs=args.jobs, pesq=not args.no_pesq, progress=not args.quiet)
         print(format_result(res))
         results.append(res)
@@ -215,7 +215,7 @@ def register(sub) -> None:
     p.add_argument("model", nargs="+", help="model directories (with model.pt)")
     p.add_argument("--variant", action="append", default=None,
                    help="SCHEME[:option=value,...]; repeatable (default: the ablation of mixed+ and int8+)")
-    p.add_argument("--test-set", action="append", default=None, help="default: synthetic and real")
+    p.add_argument("--test-set", action="append", default=None, help="default: valid (the held-out validation speakers)")
     p.add_argument("--clips", type=int, default=24, help="clips per test set, evenly spaced (default 24)")
     p.add_argument("--calib", default=os.path.join("data", "corpus"), help="calibration data (default: "
                    "fresh mixtures from the corpus training set)")
