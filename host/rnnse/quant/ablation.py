@@ -215,7 +215,8 @@ def register(sub) -> None:
     p.add_argument("model", nargs="+", help="model directories (with model.pt)")
     p.add_argument("--variant", action="append", default=None,
                    help="SCHEME[:option=value,...]; repeatable (default: the ablation of mixed+ and int8+)")
-    p.add_argument("--test-set", action="append", default=None, help="default: valid (the held-out validation speakers)")
+    p.add_argument("--test-set", action="append", default=None,
+                   help="default: valid (the held-out validation speakers)")
     p.add_argument("--clips", type=int, default=24, help="clips per test set, evenly spaced (default 24)")
     p.add_argument("--calib", default=os.path.join("data", "corpus"), help="calibration data (default: "
                    "fresh mixtures from the corpus training set)")
