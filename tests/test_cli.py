@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,3 +88,63 @@ def test_one_line_errors_and_verbose(tmp_path):
 def test_no_or_unknown_command(args):
     r = run(*args)
     assert r.returncode == 2
+
+
+def _model_commands(model_dir, tmp_path):
+    """Every command that loads a model, given the model directory ``model_dir``."""
+    wav = str(tmp_path / "in.wav")
+    save_wav(wav, np.zeros(1600, np.float32))
+    out = str(tmp_path / "out")
+    os.makedirs(os.path.join(out, "resume"), exist_ok=True)
+    shutil.copy(os.path.join(model_dir, "model.pt"), os.path.join(out, "resume", "last.pt"))
+    return {
+        "enhance-ref": ["enhance-ref", wav, "-o", out + ".wav", "--model", model_dir],
+        "eval": ["eval", model_dir, "--peers", "none", "--no-dnsmos", "--no-save", "--test-set", tmp_path],
+        "quantize": ["quantize", model_dir, "--scheme", "fp16", "-o", out + ".npz"],
+        "quant-ablation": ["quant-ablation", model_dir, "--clips", "1", "--no-pesq", "--test-set", tmp_path],
+        "train --init": ["train", "--init", os.path.join(model_dir, "model.pt"), "--out", out, "--steps", "1"],
+        "train --resume": ["train", "--resume", "--out", os.path.join(out, "resume"), "--steps", "1"],
+        "bench kernels": ["bench", "kernels", "--models", model_dir, "--no-onnx", "--frames", "10",
+                          "--repeats", "1", "-o", out + ".json"],
+    }
+
+
+@pytest.mark.parametrize("command", ["enhance-ref", "eval", "quantize", "quant-ablation", "train --init",
+                                     "train --resume", "bench kernels"])
+def test_a_model_file_that_runs_code_is_refused_by_every_command(tmp_path, command):
+    from bad_models import code_checkpoint
+
+    marker = tmp_path / "ran"
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    os.replace(code_checkpoint(str(tmp_path), marker), model_dir / "model.pt")
+    r = run(*map(str, _model_commands(str(model_dir), tmp_path)[command]))
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and len(err.splitlines()) == 1, err
+    named = "last.pt" if command == "train --resume" else "model.pt"
+    assert f"{named}: refused: the file asks to run or build posix.system" in err
+    assert not marker.exists()
+
+
+def test_every_bad_model_file_is_one_line_and_exit_2(tmp_path, capsys):
+    from bad_models import bad_model_files
+
+    wav = str(tmp_path / "in.wav")
+    save_wav(wav, np.zeros(1600, np.float32))
+    for name, (path, words) in bad_model_files(str(tmp_path / "bad")).items():
+        rc = cli.main(["enhance-ref", wav, "-o", str(tmp_path / "out.wav"), "--model", path])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and words in err and path in err, (name, err)
+    assert not os.path.exists(tmp_path / "out.wav")
+
+
+@pytest.mark.parametrize("command", ["enhance-ref", "eval", "quantize", "quant-ablation", "bench kernels"])
+def test_a_model_directory_without_model_pt_is_one_line_and_exit_2(tmp_path, capsys, command):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "model.pt").write_bytes(b"")
+    args = _model_commands(str(model_dir), tmp_path)[command]
+    (model_dir / "model.pt").unlink()
+    rc = cli.main(list(map(str, args)))
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and f"{model_dir}: no model.pt" in err, err

@@ -1,9 +1,12 @@
 """The paper's networks: parameter counts, streaming equivalence, checkpoints."""
+import os
+
 import numpy as np
 import pytest
 import torch
+from bad_models import bad_model_files, code_checkpoint, tiny_checkpoint
 
-from rnnse.models import ModelConfig, SEModel, load_checkpoint, save_checkpoint
+from rnnse.models import CheckpointError, ModelConfig, SEModel, load_checkpoint, save_checkpoint
 
 
 def expected_params(cell, h=256, fc=256, bins=257, n_rnn=2):
@@ -53,6 +56,52 @@ def test_bad_configs_and_files(tmp_path):
         ModelConfig(hidden=0)
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
-    torch.save({"weights": np.zeros(3)}, tmp_path / "other.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an rnnse checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+    torch.save({"weights": np.zeros(3)}, tmp_path / "numpy.pt")  # objects other than tensors: not data
+    with pytest.raises(ValueError, match="refused: the file asks to run or build numpy"):
+        load_checkpoint(tmp_path / "numpy.pt")
+
+
+def test_checkpoint_keeps_buffers_input_roots_and_meta(tmp_path):
+    m = SEModel(ModelConfig(cell="lstm", hidden=16, fc_in=8, fc_out=8, input_roots=2))
+    m.set_input_norm(torch.rand(40, 257))
+    save_checkpoint(tmp_path / "m.pt", m, step=7, train_config={"lr": 1e-3, "seed": 0})
+    m2, meta = load_checkpoint(tmp_path / "m.pt")
+    assert m2.config.input_roots == 2 and meta == {"step": 7, "train_config": {"lr": 1e-3, "seed": 0}}
+    torch.testing.assert_close(m2.in_offset, m.in_offset, rtol=0, atol=0)
+    torch.testing.assert_close(m2.in_scale, m.in_scale, rtol=0, atol=0)
+
+
+def test_a_checkpoint_that_runs_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    path = code_checkpoint(tmp_path, marker)
+    with pytest.raises(CheckpointError, match="refused: the file asks to run or build posix.system"):
+        load_checkpoint(path)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the file is a real attack: loading it as code runs it
+    assert marker.exists()
+
+
+def test_every_bad_model_file_is_a_one_line_checkpoint_error(tmp_path):
+    for name, (path, words) in bad_model_files(tmp_path).items():
+        if os.path.isdir(path):
+            continue
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+        msg = str(info.value)
+        assert msg.startswith(f"{path}: ") and words in msg and "\n" not in msg, (name, msg)
+
+
+def test_non_finite_weights_and_huge_configs_are_refused(tmp_path):
+    ck = torch.load(tiny_checkpoint(tmp_path / "t.pt"), weights_only=True)
+    ck["state_dict"]["fc_out.bias"][3] = float("nan")
+    torch.save(ck, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="fc_out.bias holds non-finite values"):
+        load_checkpoint(tmp_path / "nan.pt")
+    ck = torch.load(tiny_checkpoint(tmp_path / "t.pt"), weights_only=True)
+    ck["config"]["hidden"] = 10 ** 9
+    torch.save(ck, tmp_path / "huge.pt")
+    with pytest.raises(CheckpointError, match="is too large"):
+        load_checkpoint(tmp_path / "huge.pt")

@@ -44,8 +44,8 @@ def test_resume_continues_the_same_run(tmp_path):
     assert resumed["steps"] == 6
     # same data, same RNG streams: the resumed run ends on the same weights as the straight one
     # (learning rates follow wall-clock time, so allow for that small difference)
-    a = torch.load(tmp_path / "a" / "last.pt")
-    b = torch.load(tmp_path / "b" / "last.pt")
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0.05, atol=2e-3)
 
@@ -117,3 +117,20 @@ def test_init_starts_from_a_checkpoint_of_the_same_shape(tmp_path):
     with pytest.raises(ValueError, match="model config"):
         train(ToySource(), ModelConfig(cell="gru", hidden=16, fc_in=32, fc_out=32), cfg, str(tmp_path / "c"),
               max_steps=1, progress=False, init=str(tmp_path / "a" / "model.pt"))
+
+
+def test_resume_refuses_a_file_that_is_not_a_training_state(tmp_path):
+    from bad_models import tiny_checkpoint
+
+    from rnnse.models import CheckpointError
+
+    cfg = TrainConfig(minutes=5, batch=4, seg_seconds=0.3, ckpt_minutes=0, val_batches=1)
+    tiny_checkpoint(str(tmp_path / "last.pt"))
+    with pytest.raises(CheckpointError, match="last.pt: not a training state .missing model, optimizer"):
+        train(ToySource(), tiny(), cfg, str(tmp_path), resume=True, max_steps=1, progress=False)
+    train(ToySource(), tiny(), cfg, str(tmp_path / "a"), max_steps=1, progress=False, log=lambda *a: None)
+    ck = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    ck["model"]["fc_in.weight"] = torch.zeros(3)
+    torch.save(ck, tmp_path / "a" / "last.pt")
+    with pytest.raises(CheckpointError, match="training state does not fit this run"):
+        train(ToySource(), tiny(), cfg, str(tmp_path / "a"), resume=True, max_steps=2, progress=False)

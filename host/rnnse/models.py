@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
+import re
+import warnings
 
 import torch
 from torch import nn
 
+from .cli import UserError
 from .config import N_BINS
 from .stft import input_feature
 
@@ -130,14 +134,105 @@ def save_checkpoint(path, model: SEModel, **meta) -> None:
 
 
 def load_checkpoint(path, map_location="cpu"):
-    """Returns (model in eval mode, meta dict)."""
+    """Returns (model in eval mode, meta dict). The file is read as data only (tensors and plain
+    Python values; nothing in it is run) and checked against the model it describes: any other
+    file raises CheckpointError naming the file and the problem."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    ck = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ck, dict) or ck.get("format") != "rnnse-checkpoint-1":
-        raise ValueError(f"{path}: not an rnnse checkpoint")
-    model = SEModel(ModelConfig(**ck["config"]))
-    model.load_state_dict(ck["state_dict"])
+    ck = read_torch_file(path, map_location)
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an rnnse checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    config = _checked_config(path, ck.get("config"))
+    state = ck.get("state_dict")
+    _check_state_dict(path, config, state)
+    meta = ck.get("meta", {})
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: checkpoint meta is a {type(meta).__name__}, not a dict")
+    model = SEModel(config)
+    model.load_state_dict(state)
     model.eval()
-    return model, ck.get("meta", {})
+    return model, meta
+
+
+CHECKPOINT_FORMAT = "rnnse-checkpoint-1"
+
+
+class CheckpointError(UserError, ValueError):
+    """A model file that cannot be used (corrupt, not a checkpoint, another architecture)."""
+
+
+def read_torch_file(path: str, map_location="cpu"):
+    """The contents of a file written by torch.save, loaded as data only: tensors and plain Python
+    values; a file holding anything else (code, other objects) is refused without running it."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        with f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols of foreign files
+            return torch.load(f, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: {_refusal(str(exc))}") from None
+    except EOFError:
+        raise CheckpointError(f"{path}: empty or truncated file, not a PyTorch checkpoint") from None
+    except Exception as exc:  # torch raises many kinds on bytes that are not its format
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise CheckpointError(f"{path}: corrupt or not a PyTorch checkpoint ({first})") from None
+
+
+def _refusal(message: str) -> str:
+    """One line for torch's refusal of a file that is not plain data."""
+    found = re.search(r"GLOBAL (\S+)", message)
+    if found:
+        return (f"refused: the file asks to run or build {found.group(1)} (a model file holds only "
+                "tensors and plain data; nothing was run)")
+    return "corrupt or not a PyTorch checkpoint (it is not a pickle of tensors and plain data)"
+
+
+def _checked_config(path: str, config) -> ModelConfig:
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: checkpoint has no model config dict")
+    unknown = sorted(set(config) - {f.name for f in dataclasses.fields(ModelConfig)}, key=str)
+    if unknown:
+        raise CheckpointError(f"{path}: unknown model config keys {', '.join(map(repr, unknown))}")
+    for name, value in config.items():
+        want = str if name == "cell" else int
+        if type(value) is not want:
+            kind = "a string" if want is str else "an integer"
+            raise CheckpointError(f"{path}: model config {name} is {value!r}, not {kind}")
+    try:
+        c = ModelConfig(**config)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if c.n_bins != N_BINS:
+        raise CheckpointError(f"{path}: model has {c.n_bins} frequency bins, not the {N_BINS} of the STFT")
+    return c
+
+
+def _check_state_dict(path: str, config: ModelConfig, state) -> None:
+    """The weights must be exactly those of the model ``config`` describes: same names, shapes,
+    floating-point and finite."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint has no state_dict")
+    try:
+        with torch.device("meta"):  # the expected shapes, without allocating the weights
+            want = {k: tuple(v.shape) for k, v in SEModel(config).state_dict().items()}
+    except RuntimeError:
+        raise CheckpointError(f"{path}: model config {dataclasses.asdict(config)} is too large") from None
+    missing = [k for k in want if k not in state]
+    extra = [str(k) for k in state if k not in want]
+    problems = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+               ([f"unexpected {', '.join(extra[:3])}"] if extra else [])
+    if problems:
+        raise CheckpointError(f"{path}: weights do not match the {config.cell} model of its config: "
+                              f"{'; '.join(problems)}")
+    for k, shape in want.items():
+        v = state[k]
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            raise CheckpointError(f"{path}: {k} is not a floating-point tensor")
+        if tuple(v.shape) != shape:
+            raise CheckpointError(f"{path}: {k} has shape {tuple(v.shape)}, the config says {shape}")
+        if not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{path}: {k} holds non-finite values")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .config import SAMPLE_RATE
-from .models import ModelConfig, SEModel, save_checkpoint
+from .models import CheckpointError, ModelConfig, SEModel, read_torch_file, save_checkpoint
 from .stft import stft_torch
 
 
@@ -134,6 +134,32 @@ def _set_rng_state(rng: np.random.Generator, st):
     random.setstate(st["python"])
 
 
+RESUME_KEYS = ("model", "optimizer", "rng", "state", "model_config")
+
+
+def _resume(last_path: str, device, model_cfg: ModelConfig, model: SEModel, opt, rng) -> dict:
+    """Restore the model, optimiser and RNG streams from ``last_path`` (read as data only);
+    returns the run state. A file that does not fit this run raises CheckpointError."""
+    ck = read_torch_file(last_path, map_location=device)
+    missing = [k for k in RESUME_KEYS if k not in ck] if isinstance(ck, dict) else list(RESUME_KEYS)
+    if missing:
+        raise CheckpointError(f"{last_path}: not a training state (missing {', '.join(missing)})")
+    if ck["model_config"] != dataclasses.asdict(model_cfg):
+        raise ValueError(f"{last_path}: was trained with model config {ck['model_config']}, "
+                         f"not {dataclasses.asdict(model_cfg)}")
+    state = ck["state"]
+    if not isinstance(state, dict) or not {"step", "elapsed", "best_val", "history"} <= set(state):
+        raise CheckpointError(f"{last_path}: its run state lacks step, elapsed, best_val or history")
+    try:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        _set_rng_state(rng, {**ck["rng"], "torch": ck["rng"]["torch"].cpu()})
+    except (RuntimeError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{last_path}: training state does not fit this run ({first})") from None
+    return state
+
+
 def validation_pairs(items, seconds: float, batch: int) -> list:
     """Fixed validation batches from paired clips (``TestItem``s): each clip cut or zero-padded
     at the end to ``seconds``, grouped in batches of ``batch``."""
@@ -195,14 +221,7 @@ def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume
         val = [source.sample_batch(cfg.batch, seg, val_rng) for _ in range(cfg.val_batches)]
     state = {"step": 0, "elapsed": 0.0, "best_val": math.inf, "history": []}
     if resume and os.path.exists(last_path):
-        ck = torch.load(last_path, map_location=device, weights_only=False)
-        if ck["model_config"] != dataclasses.asdict(model_cfg):
-            raise ValueError(f"{last_path}: was trained with model config {ck['model_config']}, "
-                             f"not {dataclasses.asdict(model_cfg)}")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        _set_rng_state(rng, {**ck["rng"], "torch": ck["rng"]["torch"].cpu()})
-        state = ck["state"]
+        state = _resume(last_path, device, model_cfg, model, opt, rng)
         log(f"resumed from {last_path}: step {state['step']}, {state['elapsed'] / 60:.1f} min done")
 
     def validate() -> float:
@@ -316,6 +335,17 @@ def load_valid(args):
     return load_test_set(path), path
 
 
+def check_start_files(args) -> None:
+    """A bad --init checkpoint or OUT/last.pt to resume fails here, before the data is read."""
+    from .models import load_checkpoint
+
+    if args.init is not None:
+        load_checkpoint(args.init)
+    last = os.path.join(args.out, "last.pt")
+    if args.resume and os.path.exists(last):
+        read_torch_file(last)
+
+
 def cmd_train(args) -> int:
     torch.set_num_threads(args.threads)
     model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, n_rnn=args.layers, fc_in=args.fc,
@@ -323,6 +353,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(minutes=args.minutes, steps=args.steps, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
                       lr_final=min(args.lr, TrainConfig.lr_final), seed=args.seed,
                       over_suppression=args.over_suppression, envelope=args.envelope)
+    check_start_files(args)
     source = make_source(args)
     valid, valid_path = load_valid(args)
     if valid is not None:

@@ -76,6 +76,17 @@ def _model_dir(m: str) -> str:
     return m if os.path.isdir(m) else os.path.join("models", m)
 
 
+def _check_model_dir(d: str, schemes: list) -> None:
+    """A model directory must hold model.pt or a quant-SCHEME.npz of a scheme asked for."""
+    from ..cli import UserError
+
+    if not os.path.isdir(d):
+        raise UserError(f"{d}: no such model directory")
+    files = ["model.pt"] + [f"quant-{s}.npz" for s in schemes]
+    if not any(os.path.exists(os.path.join(d, f)) for f in files):
+        raise UserError(f"{d}: no model.pt nor quant-{{{','.join(schemes)}}}.npz in this model directory")
+
+
 def _load_qmodel(d: str, scheme: str, model, requantize: bool = False):
     """models/NAME/quant-SCHEME.npz (unless ``requantize``), else a fresh quantization of model.pt
     calibrated on data/corpus (16 clips, not saved), else None with the reason."""
@@ -499,6 +510,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.frames < 10 or args.repeats < 1 or args.warmup < 0 or args.layer_steps < 1:
         raise UserError("--frames must be >= 10, --repeats and --layer-steps >= 1, --warmup >= 0")
+    for m in args.models:
+        _check_model_dir(_model_dir(m), args.schemes)
     lib = native.load()
     if any(not 1 <= t <= lib.max_cores for t in args.threads):
         raise UserError(f"--threads must be within 1..{lib.max_cores}")

@@ -32,6 +32,7 @@ def _register_quantize(sub) -> None:
 
 
 def cmd_quantize(args) -> int:
+    from ..evaluate import resolve_checkpoint
     from ..models import load_checkpoint
     from .quantize import quantize
 
@@ -44,9 +45,7 @@ def cmd_quantize(args) -> int:
         raise UserError(f"--n-calib must be at least 1, got {args.n_calib}")
     if args.scheme != "fp16" and not args.calib:
         raise UserError(f"scheme {args.scheme} needs calibration data: give --calib")
-    ck = args.checkpoint
-    if os.path.isdir(ck):
-        ck = os.path.join(ck, "model.pt")
+    ck = resolve_checkpoint(args.checkpoint)
     model, _ = load_checkpoint(ck)
     calib = None
     if args.calib:
