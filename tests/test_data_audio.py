@@ -110,3 +110,50 @@ def test_sample_formats_scale_to_unit_range(tmp_path, subtype, tol):
     y = load_wav(tmp_path / "f.wav")
     assert y.dtype == np.float32
     assert np.max(np.abs(y - x)) <= tol
+
+
+def test_float_samples_outside_unit_range_are_refused_with_a_count(tmp_path):
+    x = tone(1600, SAMPLE_RATE, amp=0.5)
+    x[[10, 20, 30]] = [1.5, -8.0, 1.0000001]
+    sf.write(tmp_path / "loud.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"loud\.wav: 3 of 1600 samples are outside \[-1, 1\] \(peak 8\)"):
+        load_wav(tmp_path / "loud.wav")
+    x[[10, 20, 30]] = [1.0, -1.0, 0.0]      # the limits themselves are fine
+    sf.write(tmp_path / "full.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    assert load_wav(tmp_path / "full.wav")[20] == -1.0
+
+
+def test_a_data_chunk_shorter_than_its_header_says_is_refused(tmp_path):
+    sf.write(tmp_path / "ok.wav", tone(1600, SAMPLE_RATE), SAMPLE_RATE, subtype="PCM_16")
+    data = (tmp_path / "ok.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[:-1000])
+    with pytest.raises(AudioError, match=r"cut\.wav: truncated wav: its data chunk holds 2200 bytes, "
+                                         r"the header says 3200"):
+        load_wav(tmp_path / "cut.wav")
+    # a header written before the length was known (a stream) is not a truncation
+    unknown = data[:40] + (0xFFFFFFFF).to_bytes(4, "little") + data[44:]
+    (tmp_path / "stream.wav").write_bytes(unknown)
+    assert data[36:40] == b"data" and load_wav(tmp_path / "stream.wav").shape == (1600,)
+
+
+def test_writer_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
+    from rnnse.audio import WavWriter, save_wav
+
+    save_wav(tmp_path / "old.wav", tone(1600, SAMPLE_RATE))
+    before = (tmp_path / "old.wav").read_bytes()
+
+    def full(*_a, **_k):
+        raise sf.LibsndfileError(0, "No space left on device")
+
+    with pytest.raises(AudioError, match=r"old\.wav: writing failed .*nothing was written"), \
+            WavWriter(tmp_path / "old.wav") as w:
+        w.write(np.zeros(800, np.int16))
+        assert len(list(tmp_path.iterdir())) == 2       # the old file and the temporary one
+        monkeypatch.setattr(sf.SoundFile, "write", full)
+        w.write(np.zeros(800, np.int16))
+    assert (tmp_path / "old.wav").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["old.wav"]
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="stop"), WavWriter(tmp_path / "new.wav") as w:
+        w.write(np.zeros(800, np.int16))
+        raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.wav"]

@@ -346,7 +346,7 @@ def test_enhance_cli(small_models, tmp_path, capsys):
     assert set(run["metrics"]) == {"noisy", "enhanced"}
 
 
-@pytest.mark.parametrize("case", ["missing", "stereo", "rate", "garbage", "short"])
+@pytest.mark.parametrize("case", ["missing", "stereo", "rate", "garbage", "short", "loud", "truncated"])
 def test_enhance_cli_bad_input(case, tmp_path, capsys):
     import soundfile as sf
 
@@ -354,7 +354,9 @@ def test_enhance_cli_bad_input(case, tmp_path, capsys):
 
     path = tmp_path / "in.wav"
     expect = {"missing": "no such file", "stereo": "2 channels", "rate": "sample rate is 8000 Hz",
-              "garbage": "unreadable or corrupt", "short": "shorter than one analysis window"}[case]
+              "garbage": "unreadable or corrupt", "short": "shorter than one analysis window",
+              "loud": "2 of 1600 samples are outside [-1, 1] (peak 8)",
+              "truncated": "truncated wav: its data chunk holds 2400 bytes, the header says 3200"}[case]
     if case == "stereo":
         sf.write(path, np.zeros((1600, 2), np.float32), 16000)
     elif case == "rate":
@@ -363,10 +365,15 @@ def test_enhance_cli_bad_input(case, tmp_path, capsys):
         path.write_bytes(b"RIFF this is not audio at all" * 10)
     elif case == "short":
         sf.write(path, np.zeros(100, np.float32), 16000)
+    elif case == "loud":
+        sf.write(path, np.array([0.5] * 1598 + [8.0, -1.5], np.float32), 16000, subtype="FLOAT")
+    elif case == "truncated":
+        sf.write(path, np.zeros(1600, np.float32), 16000, subtype="PCM_16")
+        path.write_bytes(path.read_bytes()[:-800])
     rc = main(["enhance", str(path), "-o", str(tmp_path / "out.wav"), "--target", "host", "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and expect in err and "Traceback" not in err
-    assert not (tmp_path / "out.wav").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["in.wav"] if case != "missing" else [])
 
 
 def test_enhance_cli_bad_target_and_model(tmp_path, capsys):
@@ -384,3 +391,74 @@ def test_enhance_cli_bad_target_and_model(tmp_path, capsys):
         rc = main(["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav"), "--no-progress", *extra])
         err = capsys.readouterr().err
         assert rc == 2 and expect in err, (extra, err)
+
+
+def test_enhance_cli_output_path_errors_come_before_the_stream(tmp_path, capsys):
+    """Each bad -o is one line and exit 2 before the target is opened (the target here cannot be
+    reached: its error would come first otherwise), and nothing is written."""
+    from rnnse.audio import from_pcm16, save_wav
+    from rnnse.cli import main
+
+    save_wav(tmp_path / "in.wav", from_pcm16(speech_like(1600)))
+    before = (tmp_path / "in.wav").read_bytes()
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "link.wav").symlink_to(tmp_path / "in.wav")
+    cases = [(str(tmp_path / "folder"), "is a directory"),
+             (str(tmp_path / "out.txt"), "name it *.wav (not .txt)"),
+             (str(tmp_path / "out"), "name it *.wav (it has no extension)"),
+             (str(tmp_path / "in.wav" / "out.wav"), "cannot write there"),
+             (str(tmp_path / "in.wav"), "is the input"),
+             (str(tmp_path / "link.wav"), "is the input"),
+             (os.path.relpath(tmp_path / "in.wav"), "is the input"),
+             (str(tmp_path / "folder" / ".." / "in.wav"), "is the input")]
+    if os.geteuid() != 0:       # root writes anywhere
+        (tmp_path / "locked").mkdir(mode=0o500)
+        cases.append((str(tmp_path / "locked" / "out.wav"), "cannot write there (Permission denied)"))
+    for out, expect in cases:
+        rc = main(["enhance", str(tmp_path / "in.wav"), "-o", out, "--target", "socket://127.0.0.1:1",
+                   "--no-progress"])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and expect in err and out in err, (out, err)
+    # the clean reference is an input too
+    save_wav(tmp_path / "folder" / "c.wav", from_pcm16(speech_like(1600)))
+    rc = main(["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "folder" / "c.wav"), "--clean",
+               str(tmp_path / "folder" / "c.wav"), "--target", "socket://127.0.0.1:1", "--no-progress"])
+    assert rc == 2 and "c.wav: is the input" in capsys.readouterr().err
+    assert (tmp_path / "in.wav").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav", "link.wav"] + \
+        (["locked"] if os.geteuid() != 0 else [])
+    assert os.listdir(tmp_path / "folder") == ["c.wav"]
+
+
+def test_enhance_cli_failure_leaves_no_partial_output(tmp_path, capsys):
+    """A run that fails after the output was opened (here the target cannot be reached) leaves no
+    temporary file, and an existing output as it was."""
+    from rnnse.audio import from_pcm16, save_wav
+    from rnnse.cli import main
+
+    save_wav(tmp_path / "in.wav", from_pcm16(speech_like(1600)))
+    (tmp_path / "out.wav").write_bytes(b"previous")
+    rc = main(["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"), "--target",
+               "socket://127.0.0.1:1", "--no-progress"])
+    assert rc == 2 and "cannot open" in capsys.readouterr().err
+    assert (tmp_path / "out.wav").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+
+
+def test_enhance_cli_standard_input_and_output(small_models, tmp_path):
+    import subprocess
+    import sys
+
+    from rnnse.audio import from_pcm16, load_wav, save_wav
+
+    save_wav(tmp_path / "in.wav", from_pcm16(speech_like(3200)))
+    args = ["enhance", "--target", "host", "--model", small_models["gru", "int8"], "--no-progress"]
+    r = subprocess.run([sys.executable, "-m", "rnnse", *args, "-", "-o", "-"], cwd=ROOT, capture_output=True,
+                       input=(tmp_path / "in.wav").read_bytes(), timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    (tmp_path / "piped.wav").write_bytes(r.stdout)
+    r = subprocess.run([sys.executable, "-m", "rnnse", *args, str(tmp_path / "in.wav"), "-o",
+                        str(tmp_path / "file.wav")], cwd=ROOT, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "piped.wav").read_bytes() == (tmp_path / "file.wav").read_bytes()
+    assert len(load_wav(tmp_path / "file.wav")) == 3200

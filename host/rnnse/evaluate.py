@@ -422,9 +422,10 @@ def cmd_dnsmos(args) -> int:
 
 
 def cmd_enhance_ref(args) -> int:
-    from .audio import load_wav, report_stream, save_wav
+    from .audio import check_output_wav, load_wav, report_stream, save_wav
     from .metrics import all_metrics
 
+    check_output_wav(args.output, [args.input, args.clean])
     out = report_stream(args.output)
     x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
     enhance, info = make_enhancer(args.model, args.scheme, calib=args.calib)

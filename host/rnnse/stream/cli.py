@@ -106,18 +106,31 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
 
 
 def cmd_enhance(args) -> int:
-    from ..audio import from_pcm16, load_wav, report_stream, save_wav, to_pcm16
-    from ..config import LATENCY, SAMPLE_RATE
-    from .build import BuildError
-    from .client import StreamClient, StreamError
-    from .targets import TargetError, describe, open_target
+    from ..audio import check_output_wav, open_output_wav
 
+    check_output_wav(args.output, [args.input, args.clean])
+    _check_options(args)
+    with open_output_wav(args.output) as out:
+        return _enhance(args, out)
+
+
+def _check_options(args) -> None:
     if not 1 <= args.hops_per_message <= 8:
         raise UserError(f"--hops-per-message must be within 1..8, got {args.hops_per_message}")
     if args.window is not None and args.window < 1:
         raise UserError(f"--window must be at least 1, got {args.window}")
     if args.cores is not None and not 1 <= args.cores <= 8:
         raise UserError(f"--cores must be within 1..8, got {args.cores}")
+
+
+def _enhance(args, out) -> int:
+    """Enhance args.input into ``out`` (an open WavWriter: renamed into place when this returns)."""
+    from ..audio import from_pcm16, load_wav, report_stream, to_pcm16
+    from ..config import LATENCY, SAMPLE_RATE
+    from .build import BuildError
+    from .client import StreamClient, StreamError
+    from .targets import TargetError, describe, open_target
+
     x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
     clean = None
     if args.clean:
@@ -137,7 +150,7 @@ def cmd_enhance(args) -> int:
     icount = args.icount if args.icount is not None else args.target == "virt"
     pcm = to_pcm16(x)
     if args.target == "pmsis-file":
-        return _enhance_file(args, x, pcm, clean, qmodel)
+        return _enhance_file(args, x, pcm, clean, qmodel, out)
     padded = np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
     progress = not args.no_progress
     print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
@@ -154,7 +167,7 @@ def cmd_enhance(args) -> int:
     except (TargetError, StreamError, BuildError) as exc:
         raise UserError(str(exc)) from None
     y = from_pcm16(result.audio[LATENCY:LATENCY + len(x)])
-    save_wav(args.output, y)
+    out.write(result.audio[LATENCY:LATENCY + len(x)])
     audio_s = len(padded) / SAMPLE_RATE
     lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}"]
     lines += cost_table(result.costs, info)
@@ -193,10 +206,10 @@ def cmd_enhance(args) -> int:
     return 0
 
 
-def _enhance_file(args, x, pcm, clean, qmodel) -> int:
+def _enhance_file(args, x, pcm, clean, qmodel, out) -> int:
     """--target pmsis-file: the PMSIS firmware's file mode on GVSoC (the model booted from its
     flash, the wav read and written through the host file system, as over JTAG semihosting)."""
-    from ..audio import from_pcm16, report_stream, save_wav
+    from ..audio import from_pcm16, report_stream
     from ..config import SAMPLE_RATE
     from . import pmsis
     from .build import BuildError
@@ -209,11 +222,11 @@ def _enhance_file(args, x, pcm, clean, qmodel) -> int:
     print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {args.target} (PMSIS firmware's file mode "
           f"on GVSoC pulp-open)", file=sys.stderr)
     try:
-        out, fig = pmsis.run_wav(pmsis.image(qmodel), pmsis.wav_bytes(pcm))
+        enhanced, fig = pmsis.run_wav(pmsis.image(qmodel), pmsis.wav_bytes(pcm))
     except (pmsis.G.GvsocError, BuildError) as exc:
         raise UserError(str(exc)) from None
-    y = from_pcm16(out)
-    save_wav(args.output, y)
+    out.write(enhanced)
+    y = from_pcm16(enhanced)
     budget = BUDGET_MS * 1e-3 * CLOCK_HZ
     lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}",
              f"per-hop cost ({fig['hops']} hops, cycles on the FC; budget {budget:.0f} = {BUDGET_MS} ms at "
