@@ -148,3 +148,51 @@ def test_a_model_directory_without_model_pt_is_one_line_and_exit_2(tmp_path, cap
     rc = cli.main(list(map(str, args)))
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and f"{model_dir}: no model.pt" in err, err
+
+
+ENHANCE_BAD_OPTIONS = [
+    (["--timeout", "inf"], "--timeout: must be a finite number in (0, 3600], got 'inf'"),
+    (["--timeout", "nan"], "--timeout: must be a finite number in (0, 3600], got 'nan'"),
+    (["--timeout", "-1"], "--timeout: must be a finite number in (0, 3600], got '-1'"),
+    (["--timeout", "0"], "--timeout: must be a finite number in (0, 3600], got '0'"),
+    (["--timeout", "soon"], "--timeout: expected a number, got 'soon'"),
+    (["--retries", "-1"], "--retries: must be at least 0, got -1"),
+    (["--retries", "2.5"], "--retries: expected an integer, got '2.5'"),
+    (["--cores", "0"], "--cores: must be within 1..8, got 0"),
+    (["--cores", "9"], "--cores: must be within 1..8, got 9"),
+    (["--hops-per-message", "9"], "--hops-per-message: must be within 1..8, got 9"),
+    (["--window", "0"], "--window: must be at least 1, got 0"),
+]
+
+
+@pytest.mark.parametrize("extra,expect", ENHANCE_BAD_OPTIONS)
+def test_enhance_options_are_checked_when_parsed(tmp_path, capsys, extra, expect):
+    """Refused by the parser (one line, exit 2) before the input is even looked at."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(["enhance", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o.wav"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.splitlines() == [
+        f"rnnse enhance: error: argument {expect} (options: rnnse enhance --help)"]
+
+
+@pytest.mark.parametrize("extra,expect", [
+    (["--seconds", "inf"], "--seconds: must be a finite number in [1, 3600], got 'inf'"),
+    (["--seconds", "nan"], "--seconds: must be a finite number in [1, 3600], got 'nan'"),
+    (["--seconds", "0.5"], "--seconds: must be a finite number in [1, 3600], got '0.5'"),
+    (["--repeats", "0"], "--repeats: must be within 1..1000, got 0"),
+    (["--cores", "1", "9"], "--cores: must be within 1..8, got 9")])
+def test_bench_stream_options_are_checked_when_parsed(capsys, extra, expect):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["bench", "stream", *extra])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and err.splitlines() == [
+        f"rnnse bench stream: error: argument {expect} (options: rnnse bench stream --help)"]
+
+
+def test_stream_client_refuses_unusable_time_outs_and_retries():
+    from rnnse.stream.client import StreamClient
+
+    for kw in ({"reply_timeout": float("inf")}, {"reply_timeout": float("nan")}, {"reply_timeout": 0},
+               {"max_retries": -1}, {"max_retries": 1.5}):
+        with pytest.raises(ValueError, match="timeout|retries"):
+            StreamClient(None, **kw)

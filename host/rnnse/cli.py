@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import traceback
 
@@ -43,10 +44,45 @@ class UserError(Exception):
     """An error caused by input the user gave; printed without a traceback."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors (a bad or missing option) as one line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
+def int_within(low: int, high: int | None = None):
+    """argparse type: an integer in low..high (no upper limit when ``high`` is None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            limits = f"within {low}..{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {limits}, got {value}")
+        return value
+    return parse
+
+
+def number_within(low: float, high: float, low_included: bool = True):
+    """argparse type: a finite number in [low, high] (``low_included`` False: (low, high])."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or value > high or (value == low and not low_included):
+            limits = f"{'[' if low_included else '('}{low:g}, {high:g}]"
+            raise argparse.ArgumentTypeError(f"must be a finite number in {limits}, got {text!r}")
+        return value
+    return parse
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line; the parser of ``command`` (and of the other commands of its module) is
     the real one, the others are listed with their help only (``None``: all real, for the tests)."""
-    p = argparse.ArgumentParser(prog="rnnse", description=__doc__.splitlines()[0])
+    p = Parser(prog="rnnse", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"rnnse {__version__}")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="on an error, print the Python traceback too (for a bug report)")

@@ -16,7 +16,6 @@ with it, so compare rows of one run only. Target: faster than real time by at le
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -26,6 +25,7 @@ from . import cpu_name, write_results
 
 HOP_S = 100 / 16000
 TARGET_RTF = 50.0
+MAX_SECONDS = 3600        # longest clip streamed per run
 
 
 def _cpu_seconds(pid: int):
@@ -115,21 +115,21 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    from ..cli import UserError
+    from ..cli import Parser, UserError, int_within, number_within
     from . import RESULTS_DIR
 
-    p = argparse.ArgumentParser(prog="rnnse bench stream", description=__doc__.splitlines()[0])
+    p = Parser(prog="rnnse bench stream", description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["lstm256", "gru256"],
                    help="model directories under models/ (or paths) holding quant-SCHEME.npz")
     p.add_argument("--schemes", nargs="+", default=["mixed", "int8"])
-    p.add_argument("--cores", nargs="+", type=int, default=[1, 2])
-    p.add_argument("--seconds", type=float, default=20.0, help="clip length streamed per run (default 20)")
-    p.add_argument("--repeats", type=int, default=3, help="runs per row; the median wall time is used")
+    p.add_argument("--cores", nargs="+", type=int_within(1, 8), default=[1, 2], help="team sizes, 1..8")
+    p.add_argument("--seconds", type=number_within(1, MAX_SECONDS), default=20.0,
+                   help=f"clip length streamed per run, 1..{MAX_SECONDS} (default 20)")
+    p.add_argument("--repeats", type=int_within(1, 1000), default=3,
+                   help="runs per row, 1..1000; the median wall time is used")
     p.add_argument("--no-passthrough", action="store_true", help="skip the link-only row (mask = 1 build)")
     p.add_argument("-o", "--output", default=os.path.join(RESULTS_DIR, "stream.json"))
     args = p.parse_args(argv)
-    if args.seconds < 1 or args.repeats < 1 or any(not 1 <= c <= 8 for c in args.cores):
-        raise UserError("--seconds must be >= 1, --repeats >= 1 and --cores within 1..8")
     pcm = _signal(args.seconds)
     jobs = [] if args.no_passthrough else [(None, 1)]
     for m in args.models:

@@ -10,11 +10,12 @@ import sys
 
 import numpy as np
 
-from ..cli import UserError
+from ..cli import UserError, int_within, number_within
 
 BUDGET_MS = 6.25                # one hop at 16 kHz
 CLOCK_HZ = 240e6                # the paper's GAP9 cluster clock: the budget in cycles
 DEFAULT_MODEL = os.path.join("models", "lstm256")
+MAX_TIMEOUT_S = 3600            # a reply time-out, in seconds
 
 
 def register(sub) -> None:
@@ -33,12 +34,17 @@ def register(sub) -> None:
                         f"(default {DEFAULT_MODEL}); for host and virt the firmware is built with it")
     p.add_argument("--scheme", default="mixed", help="quantization scheme (default mixed)")
     p.add_argument("--clean", help="clean reference wav: print PESQ-WB, STOI and SI-SDR before and after")
-    p.add_argument("--cores", type=int, help="cores of the network's team (host default 1, virt and gvsoc 8)")
-    p.add_argument("--hops-per-message", type=int, default=1, help="hops per AUDIO message (1..8, default 1)")
-    p.add_argument("--window", type=int, help="AUDIO messages in flight (default: the device's reply cache)")
-    p.add_argument("--timeout", type=float, help="seconds to wait for a reply (default 2; 20 for virt "
-                                                 "and serial targets)")
-    p.add_argument("--retries", type=int, default=5, help="retries without progress before giving up")
+    p.add_argument("--cores", type=int_within(1, 8),
+                   help="cores of the network's team, 1..8 (host default 1, virt and gvsoc 8)")
+    p.add_argument("--hops-per-message", type=int_within(1, 8), default=1,
+                   help="hops per AUDIO message (1..8, default 1)")
+    p.add_argument("--window", type=int_within(1),
+                   help="AUDIO messages in flight (default: the device's reply cache)")
+    p.add_argument("--timeout", type=number_within(0, MAX_TIMEOUT_S, low_included=False),
+                   help=f"seconds to wait for a reply, > 0 and at most {MAX_TIMEOUT_S} (default 2; 20 for "
+                        "virt and serial targets)")
+    p.add_argument("--retries", type=int_within(0), default=5,
+                   help="retries without progress before giving up (default 5)")
     p.add_argument("--icount", action=argparse.BooleanOptionalAction, default=None,
                    help="virt: count instructions deterministically (QEMU -icount shift=0; the default "
                         "on virt): per-hop costs in instructions per hart and layer against the 1.5 M "
@@ -109,18 +115,8 @@ def cmd_enhance(args) -> int:
     from ..audio import check_output_wav, open_output_wav
 
     check_output_wav(args.output, [args.input, args.clean])
-    _check_options(args)
     with open_output_wav(args.output) as out:
         return _enhance(args, out)
-
-
-def _check_options(args) -> None:
-    if not 1 <= args.hops_per_message <= 8:
-        raise UserError(f"--hops-per-message must be within 1..8, got {args.hops_per_message}")
-    if args.window is not None and args.window < 1:
-        raise UserError(f"--window must be at least 1, got {args.window}")
-    if args.cores is not None and not 1 <= args.cores <= 8:
-        raise UserError(f"--cores must be within 1..8, got {args.cores}")
 
 
 def _enhance(args, out) -> int:

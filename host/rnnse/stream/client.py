@@ -11,6 +11,7 @@ after ``max_retries`` retries without progress the stream fails with :class:`Dev
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import select
@@ -151,6 +152,10 @@ class StreamClient:
             raise ValueError("debug streams (magnitudes and masks returned) take 1 hop per message")
         if window is not None and window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
+        if not (math.isfinite(reply_timeout) and reply_timeout > 0):
+            raise ValueError(f"reply timeout must be a finite number of seconds > 0, got {reply_timeout}")
+        if int(max_retries) != max_retries or max_retries < 0:
+            raise ValueError(f"retries must be a non-negative integer, got {max_retries}")
         self.link = Link(port)
         self.reply_timeout = float(reply_timeout)
         self.max_retries = int(max_retries)
