@@ -462,3 +462,38 @@ def test_enhance_cli_standard_input_and_output(small_models, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     assert (tmp_path / "piped.wav").read_bytes() == (tmp_path / "file.wav").read_bytes()
     assert len(load_wav(tmp_path / "file.wav")) == 3200
+
+
+def _tampered_copy(exe, out):
+    """A copy of the app ``exe`` with one bit of its weights flipped (found in the executable by the
+    first 64 bytes of a weight array of its exported model sources)."""
+    import glob
+    import re
+
+    model_dir = os.path.join(ROOT, "build", "models", os.path.basename(os.path.dirname(exe)))
+    src = "".join(open(f).read() for f in sorted(glob.glob(os.path.join(model_dir, "*.c"))))
+    arrays = re.findall(r"uint8_t \w+\[(\d+)\][^=]*= \{([^}]*)\}", src)
+    values = max(arrays, key=lambda a: int(a[0]))[1].replace("\n", " ").split(",")
+    pattern = bytes(int(v, 0) for v in values[:64])
+    data = bytearray(open(exe, "rb").read())
+    assert data.count(pattern) == 1
+    data[data.find(pattern) + 32] ^= 0x01
+    with open(out, "wb") as f:
+        f.write(data)
+    os.chmod(out, 0o755)
+    return str(out)
+
+
+def test_start_up_refusal_is_reported_with_its_status_and_reason_every_time(small_models, build, tmp_path):
+    """The host build refuses a model whose weights were changed after its checksum (exit 3); the
+    launcher waits for the exit and reports the status and the app's reason on every start (it
+    used to read the status before the process was reaped, about half the time)."""
+    from rnnse.stream.targets import TargetError
+
+    exe = _tampered_copy(build(small_models["gru", "int8"]), tmp_path / "rnnse_app")
+    for _ in range(10):
+        with pytest.raises(TargetError) as info, start_host_app(exe):
+            pass
+        assert str(info.value) == (f"{exe} exited before listening (exit status 3): rnnse_app: network "
+                                   "initialisation failed: model descriptor checksum mismatch (corrupt or "
+                                   "modified weights)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import subprocess
 import time
 
@@ -82,11 +83,12 @@ def start_host_app(exe: str, cores: int = 1, frame_timeout_ms: int | None = None
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                if proc.poll() is not None:
+                    raise TargetError(_start_failure(exe, proc))
                 raise TargetError(f"{exe} did not report its port within {START_TIMEOUT:g} s")
             c = os.read(proc.stdout.fileno(), 1)
-            if not c:
-                err = proc.stderr.read().decode(errors="replace").strip() if proc.poll() is not None else ""
-                raise TargetError(f"{exe} exited before listening (status {proc.poll()}): {err}")
+            if not c:       # its standard output closed: it is exiting
+                raise TargetError(_start_failure(exe, proc))
             line += c
         text = line.decode(errors="replace").strip()
         try:
@@ -105,6 +107,29 @@ def start_host_app(exe: str, cores: int = 1, frame_timeout_ms: int | None = None
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()
+
+
+def _start_failure(exe: str, proc) -> str:
+    """Why the app stopped before listening, once it has exited (waited for, a few seconds at most):
+    its exit status and what it wrote to standard error, on one line."""
+    try:
+        status = proc.wait(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        return f"{exe} closed its output before listening and did not exit within {START_TIMEOUT:g} s (killed)"
+    err = " / ".join(t for t in proc.stderr.read().decode(errors="replace").strip().splitlines() if t.strip())
+    return f"{exe} exited before listening ({_status_text(status)}): {err or 'no message'}"
+
+
+def _status_text(status: int) -> str:
+    """'exit status 3', or 'killed by signal SIGSEGV' for a negative Popen return code."""
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        return f"killed by signal {signal.Signals(-status).name}"
+    except ValueError:
+        return f"killed by signal {-status}"
 
 
 @contextlib.contextmanager
