@@ -157,3 +157,62 @@ def test_writer_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
         w.write(np.zeros(800, np.int16))
         raise RuntimeError("stop")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.wav"]
+
+
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("FLOAT", 1), ("PCM_24", 1), ("FLOAT", 2)])
+def test_reader_blocks_are_the_samples_load_wav_gives(tmp_path, subtype, channels):
+    from rnnse.audio import WavReader, to_pcm16
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (70001, channels)).astype(np.float32)
+    sf.write(tmp_path / "x.wav", x, SAMPLE_RATE, subtype=subtype)
+    want = to_pcm16(load_wav(tmp_path / "x.wav", mono_ok=True))
+    with WavReader(tmp_path / "x.wav", mono_ok=True) as r:
+        assert r.frames == len(want)
+        blocks = list(r.blocks(700))
+        assert {len(b) for b in blocks[:-1]} == {700} and blocks[-1].dtype == np.int16
+        np.testing.assert_array_equal(np.concatenate(blocks), want)
+        np.testing.assert_array_equal(r.signal(), load_wav(tmp_path / "x.wav", mono_ok=True))
+
+
+def test_reader_resamples_whole_and_refuses_what_load_wav_refuses(tmp_path):
+    from rnnse.audio import WavReader, to_pcm16
+
+    sf.write(tmp_path / "r48.wav", tone(4800, 48000), 48000, subtype="FLOAT")
+    with WavReader(tmp_path / "r48.wav", resample_ok=True) as r:
+        np.testing.assert_array_equal(np.concatenate(list(r.blocks(512))),
+                                      to_pcm16(load_wav(tmp_path / "r48.wav", resample_ok=True)))
+    x = tone(1600, SAMPLE_RATE)
+    x[[5, 900]] = [2.0, -1.5]
+    sf.write(tmp_path / "loud.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    x[5] = np.nan
+    sf.write(tmp_path / "nan.wav", x, SAMPLE_RATE, subtype="FLOAT")
+    sf.write(tmp_path / "ok.wav", tone(1600, SAMPLE_RATE), SAMPLE_RATE, subtype="PCM_16")
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "ok.wav").read_bytes()[:-10])
+    sf.write(tmp_path / "st.wav", np.zeros((1600, 2), np.float32), SAMPLE_RATE)
+    sf.write(tmp_path / "short.wav", tone(100, SAMPLE_RATE), SAMPLE_RATE)
+    for name, kw in [("loud", {}), ("nan", {}), ("cut", {}), ("st", {}), ("short", {}), ("r48", {})]:
+        with pytest.raises(AudioError) as want:
+            load_wav(tmp_path / f"{name}.wav", **kw)
+        with pytest.raises(AudioError) as got:
+            WavReader(tmp_path / f"{name}.wav", **kw)
+        assert str(got.value) == str(want.value)
+
+
+def test_streamed_standard_output_is_the_wav_libsndfile_writes(capfdbinary):
+    import io
+
+    from rnnse.audio import StdoutWav, from_pcm16, save_wav, wav_header
+
+    pcm = np.random.default_rng(2).integers(-32768, 32767, 1234, dtype=np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, pcm, SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    assert wav_header(len(pcm)) == buf.getvalue()[:44]
+    with StdoutWav(frames=len(pcm)) as w:
+        for i in range(0, len(pcm), 100):
+            w.write(pcm[i:i + 100])
+    streamed = capfdbinary.readouterr().out
+    save_wav("-", from_pcm16(pcm))
+    assert streamed == capfdbinary.readouterr().out == buf.getvalue()
+    with pytest.raises(AudioError, match="ended after 100 of its 1234 samples"), StdoutWav(frames=1234) as w:
+        w.write(pcm[:100])

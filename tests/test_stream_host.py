@@ -497,3 +497,58 @@ def test_start_up_refusal_is_reported_with_its_status_and_reason_every_time(smal
         assert str(info.value) == (f"{exe} exited before listening (exit status 3): rnnse_app: network "
                                    "initialisation failed: model descriptor checksum mismatch (corrupt or "
                                    "modified weights)")
+
+
+@pytest.mark.parametrize("hops", [1, 3])
+def test_enhance_cli_streams_what_the_client_streams(small_models, build, tmp_path, capsys, hops):
+    """File to file, block by block, the output is the whole-signal stream's, bit for bit (a length
+    that is no whole number of hops or messages), and the report's costs are the stream's."""
+    import json
+
+    from rnnse.audio import from_pcm16, load_wav, save_wav, to_pcm16
+    from rnnse.cli import main
+
+    qmodel = small_models["gru", "int8"]
+    save_wav(tmp_path / "in.wav", from_pcm16(speech_like(12345, 7)))
+    rc = main(["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"), "--target", "host", "--model",
+               qmodel, "--hops-per-message", str(hops), "--no-progress", "--json", str(tmp_path / "run.json")])
+    assert rc == 0, capsys.readouterr().err
+    pcm = to_pcm16(load_wav(tmp_path / "in.wav"))
+    with running(build(qmodel)) as (_, port):
+        ser, c = connect(port, hops_per_message=hops)
+        r = c.stream(padded(pcm))
+        ser.close()
+    np.testing.assert_array_equal(to_pcm16(load_wav(tmp_path / "out.wav")), r.audio[LATENCY:LATENCY + len(pcm)])
+    run = json.load(open(tmp_path / "run.json"))
+    assert run["hops"] == len(r.costs) == -(-(len(pcm) + LATENCY) // (100 * hops)) * hops
+    assert len(run["cost_mean"]) == r.costs.shape[1] and run["per_hop"]["hops"] == len(r.costs)
+
+
+def _peak_rss_mb(args):
+    """Peak resident memory of `rnnse ARGS` (its own process, not the app it starts) in MB: Linux's
+    VmHWM (getrusage's maximum would carry this test process's over the fork and exec)."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\nsys.argv = ['rnnse'] + sys.argv[1:]\ntry:\n"
+            "    runpy.run_module('rnnse', run_name='__main__')\nfinally:\n"
+            "    hwm = [t for t in open('/proc/self/status') if t.startswith('VmHWM:')][0]\n"
+            "    print('peak', hwm.split()[1], file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return int(r.stderr.rsplit("peak ", 1)[1]) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's /proc")
+def test_enhance_cli_memory_does_not_grow_with_the_input(small_models, tmp_path):
+    """Two minutes of audio take no more memory than one second (it grew by about 0.4 MB per
+    second of audio when the whole signal and every reply were held)."""
+    from rnnse.audio import from_pcm16, save_wav
+
+    x = from_pcm16(speech_like(16000 * 120, 8))
+    save_wav(tmp_path / "long.wav", x)
+    save_wav(tmp_path / "short.wav", x[:16000])
+    common = ["--target", "host", "--model", small_models["gru", "int8"], "--no-progress"]
+    short = _peak_rss_mb(["enhance", str(tmp_path / "short.wav"), "-o", str(tmp_path / "a.wav"), *common])
+    long = _peak_rss_mb(["enhance", str(tmp_path / "long.wav"), "-o", str(tmp_path / "b.wav"), *common])
+    assert long - short < 8, f"peak memory {short:.1f} MB for 1 s of audio, {long:.1f} MB for 120 s"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
 from fractions import Fraction
 
@@ -47,21 +48,31 @@ def load_wav(path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bo
     * ``mono_ok``: average multi-channel files to mono instead of refusing them.
     * ``min_samples``: shorter clips are refused (default: one analysis window).
     """
-    import soundfile as sf
+    name, source = _audio_source(path)
+    return _load(name, source, sr, resample_ok, mono_ok, min_samples)
 
+
+def _audio_source(path) -> tuple[str, object]:
+    """(name for messages, what soundfile reads) of an input path; ``-``: standard input, read
+    whole. Missing, directory and empty inputs are refused here."""
     path = os.fspath(path)
-    source = path
     if path == STDIO:
-        path = "stdin"
         source = io.BytesIO(sys.stdin.buffer.read())
         if not source.getbuffer().nbytes:
             raise AudioError("stdin: no audio (empty input)")
-    elif not os.path.exists(path):
+        return "stdin", source
+    if not os.path.exists(path):
         raise AudioError(f"{path}: no such file")
-    elif os.path.isdir(path):
+    if os.path.isdir(path):
         raise AudioError(f"{path}: is a directory, not an audio file")
-    elif os.path.getsize(path) == 0:
+    if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: empty file")
+    return path, path
+
+
+def _load(path: str, source, sr: int, resample_ok: bool, mono_ok: bool, min_samples: int) -> np.ndarray:
+    import soundfile as sf
+
     try:
         check_wav_data(source, path)
         data, file_sr = sf.read(source, dtype="float32", always_2d=True)
@@ -72,23 +83,119 @@ def load_wav(path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bo
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
     check_range(data, path)
-    if data.shape[1] > 1:
-        if not mono_ok:
-            raise AudioError(f"{path}: has {data.shape[1]} channels; rnnse needs mono audio "
-                             "(mix it down first, or pass --mono to average the channels)")
-        data = data.mean(axis=1, keepdims=True)
-    x = data[:, 0]
+    _check_channels(path, data.shape[1], mono_ok)
+    x = _mono(data)
     if file_sr != sr:
-        if not resample_ok:
-            raise AudioError(f"{path}: sample rate is {file_sr} Hz, expected {sr} Hz "
-                             "(pass --resample to convert it)")
+        _check_rate(path, file_sr, sr, resample_ok)
         x = resample(x, file_sr, sr)
     if not np.all(np.isfinite(x)):
         raise AudioError(f"{path}: contains NaN or infinite samples")
-    if x.shape[0] < min_samples:
-        raise AudioError(f"{path}: {x.shape[0]} samples is shorter than one analysis window "
-                         f"({min_samples} samples = {1000 * min_samples / sr:.1f} ms)")
+    _check_length(path, x.shape[0], sr, min_samples)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """The first channel of (frames, channels) data, or the mean of the channels."""
+    return (data.mean(axis=1, keepdims=True) if data.shape[1] > 1 else data)[:, 0]
+
+
+def _check_channels(path: str, channels: int, mono_ok: bool) -> None:
+    if channels > 1 and not mono_ok:
+        raise AudioError(f"{path}: has {channels} channels; rnnse needs mono audio "
+                         "(mix it down first, or pass --mono to average the channels)")
+
+
+def _check_rate(path: str, file_sr: int, sr: int, resample_ok: bool) -> None:
+    if file_sr != sr and not resample_ok:
+        raise AudioError(f"{path}: sample rate is {file_sr} Hz, expected {sr} Hz "
+                         "(pass --resample to convert it)")
+
+
+def _check_length(path: str, n: int, sr: int, min_samples: int) -> None:
+    if n < min_samples:
+        raise AudioError(f"{path}: {n} samples is shorter than one analysis window "
+                         f"({min_samples} samples = {1000 * min_samples / sr:.1f} ms)")
+
+
+class WavReader:
+    """An input read block by block as the int16 samples that ``to_pcm16(load_wav(...))`` gives,
+    in memory that does not grow with the file: the checks of load_wav are made first, in one
+    pass over the file (``-``, standard input, is read whole into memory first). A file of
+    another sample rate (with ``resample_ok``) is resampled whole, as load_wav does."""
+
+    CHECK_BLOCK = 1 << 16
+
+    def __init__(self, path, sr: int = SAMPLE_RATE, resample_ok: bool = False, mono_ok: bool = False,
+                 min_samples: int = WIN_LENGTH):
+        import soundfile as sf
+
+        self.name, source = _audio_source(path)
+        self._source, self._params = source, (sr, resample_ok, mono_ok, min_samples)
+        self._whole = None
+        try:
+            check_wav_data(source, self.name)
+            self._file = sf.SoundFile(source)
+        except AudioError:
+            raise
+        except Exception as exc:  # soundfile raises several types for corrupt data
+            raise AudioError(f"{self.name}: unreadable or corrupt audio file ({exc})") from None
+        f = self._file
+        if f.frames == 0:
+            raise AudioError(f"{self.name}: contains no samples")
+        _check_channels(self.name, f.channels, mono_ok)
+        if f.samplerate != sr:
+            _check_rate(self.name, f.samplerate, sr, resample_ok)
+            f.close()
+            if hasattr(source, "seek"):
+                source.seek(0)
+            self._whole = to_pcm16(_load(self.name, source, sr, resample_ok, mono_ok, min_samples))
+            self.frames = len(self._whole)
+            return
+        _check_length(self.name, f.frames, sr, min_samples)
+        self.frames = f.frames
+        self._check_samples()
+
+    def _check_samples(self) -> None:
+        """Out-of-range and non-finite samples, in one pass over the file."""
+        out, peak, total, finite = 0, 0.0, 0, True
+        for data in self._file.blocks(self.CHECK_BLOCK, dtype="float32", always_2d=True):
+            ok = np.isfinite(data)
+            finite = finite and bool(ok.all())
+            over = ok & (np.abs(data) > 1.0)
+            out += int(np.count_nonzero(over))
+            peak = max(peak, float(np.abs(data[over]).max())) if over.any() else peak
+            total += data.size
+        if out:             # the order of load_wav's checks
+            raise AudioError(_range_message(self.name, out, total, peak))
+        if not finite:
+            raise AudioError(f"{self.name}: contains NaN or infinite samples")
+        self._file.seek(0)
+
+    def blocks(self, size: int):
+        """The samples as int16 arrays of ``size`` (the last one shorter), in order."""
+        if self._whole is not None:
+            for i in range(0, self.frames, size):
+                yield self._whole[i:i + size]
+            return
+        self._file.seek(0)
+        for data in self._file.blocks(size, dtype="float32", always_2d=True):
+            yield to_pcm16(_mono(data))
+
+    def signal(self) -> np.ndarray:
+        """The whole input as load_wav gives it (float32), for what needs it at once."""
+        if hasattr(self._source, "seek"):
+            self._source.seek(0)
+        return _load(self.name, self._source, *self._params)
+
+    def close(self) -> None:
+        if self._whole is None:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
 
 
 def check_range(data: np.ndarray, path: str) -> None:
@@ -97,9 +204,12 @@ def check_range(data: np.ndarray, path: str) -> None:
     over = np.isfinite(data) & (np.abs(data) > 1.0)
     out = int(np.count_nonzero(over))
     if out:
-        peak = float(np.abs(data[over]).max())
-        raise AudioError(f"{path}: {out} of {data.size} samples are outside [-1, 1] (peak {peak:.3g}); "
-                         "rnnse does not clip its input: scale the file to [-1, 1]")
+        raise AudioError(_range_message(path, out, data.size, float(np.abs(data[over]).max())))
+
+
+def _range_message(path: str, out: int, total: int, peak: float) -> str:
+    return (f"{path}: {out} of {total} samples are outside [-1, 1] (peak {peak:.3g}); rnnse does not clip "
+            "its input: scale the file to [-1, 1]")
 
 
 def check_wav_data(source, path: str) -> None:
@@ -232,19 +342,38 @@ class WavWriter:
 
 
 class StdoutWav:
-    """WavWriter's counterpart for ``-``: the samples are collected and written to standard output
-    as one wav when complete (libsndfile seeks back to finish a header: not on a pipe)."""
+    """WavWriter's counterpart for ``-``, standard output. With ``frames`` (the length, known in
+    advance) the header goes first and each block as it comes, as libsndfile would write the
+    whole file; without it, the blocks are collected and written as one wav when complete
+    (libsndfile seeks back to finish a header: not on a pipe)."""
 
     path = STDIO
 
-    def __init__(self, sr: int = SAMPLE_RATE):
-        self.sr, self.blocks = sr, []
+    def __init__(self, sr: int = SAMPLE_RATE, frames: int | None = None):
+        self.sr, self.frames, self.blocks, self.written = sr, frames, [], 0
 
     def write(self, pcm: np.ndarray) -> None:
-        self.blocks.append(np.asarray(pcm, dtype=np.int16))
+        pcm = np.asarray(pcm, dtype=np.int16)
+        if self.frames is None:
+            self.blocks.append(pcm)
+            return
+        if self.written + len(pcm) > self.frames:
+            raise AudioError(f"stdout: {self.written + len(pcm)} samples for a wav of {self.frames}")
+        out = sys.stdout.buffer
+        if not self.written:
+            out.write(wav_header(self.frames, self.sr))
+        out.write(pcm.astype("<i2").tobytes())
+        self.written += len(pcm)
 
     def close(self) -> None:
-        save_wav(STDIO, from_pcm16(np.concatenate(self.blocks or [np.zeros(0, np.int16)])), self.sr)
+        if self.frames is None:
+            save_wav(STDIO, from_pcm16(np.concatenate(self.blocks or [np.zeros(0, np.int16)])), self.sr)
+            return
+        if self.written != self.frames:
+            raise AudioError(f"stdout: the wav ended after {self.written} of its {self.frames} samples")
+        if not self.frames:
+            sys.stdout.buffer.write(wav_header(0, self.sr))
+        sys.stdout.buffer.flush()
 
     def discard(self) -> None:
         self.blocks = []
@@ -252,9 +381,16 @@ class StdoutWav:
     __enter__, __exit__ = WavWriter.__enter__, WavWriter.__exit__
 
 
-def open_output_wav(path, sr: int = SAMPLE_RATE):
-    """A WavWriter for ``path``, or a StdoutWav for ``-``."""
-    return StdoutWav(sr) if os.fspath(path) == STDIO else WavWriter(path, sr)
+def wav_header(frames: int, sr: int = SAMPLE_RATE) -> bytes:
+    """The 44-byte header of a mono 16-bit PCM wav of ``frames`` samples (libsndfile's)."""
+    n = 2 * frames
+    return (b"RIFF" + struct.pack("<I", 36 + n) + b"WAVE" + b"fmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16) + b"data" + struct.pack("<I", n))
+
+
+def open_output_wav(path, sr: int = SAMPLE_RATE, frames: int | None = None):
+    """A WavWriter for ``path``, or a StdoutWav for ``-`` (``frames``: its length, if known)."""
+    return StdoutWav(sr, frames) if os.fspath(path) == STDIO else WavWriter(path, sr)
 
 
 def _create_beside(folder: str, name: str):

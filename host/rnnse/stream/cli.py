@@ -4,6 +4,7 @@ enhance a file on the firmware, streaming it hop by hop over the protocol of doc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -16,6 +17,8 @@ BUDGET_MS = 6.25                # one hop at 16 kHz
 CLOCK_HZ = 240e6                # the paper's GAP9 cluster clock: the budget in cycles
 DEFAULT_MODEL = os.path.join("models", "lstm256")
 MAX_TIMEOUT_S = 3600            # a reply time-out, in seconds
+MESSAGES_PER_READ = 64          # AUDIO messages' samples read from the input at a time
+WRITE_SAMPLES = 1 << 14         # output samples gathered before they are written
 
 
 def register(sub) -> None:
@@ -70,14 +73,17 @@ def resolve_qmodel(model: str, scheme: str) -> str:
     return path
 
 
-def cost_table(costs: np.ndarray, info) -> list[str]:
+def cost_table(stats, info) -> list[str]:
     """Per-hop cost lines against the real-time budget of one hop: instructions per hart and layer
-    (virt with icount), or time and the real-time factor."""
-    from .costs import instruction_table, layer_labels, summarize
+    (virt with icount), or time and the real-time factor. ``stats``: the stream's CostStats (or its
+    ``(hops, entries)`` cost array)."""
+    from .costs import CostStats, instruction_table, layer_labels
 
+    if not isinstance(stats, CostStats):
+        stats = CostStats(info, len(stats)).add(stats)
     unit = info.counter
     if unit == "instructions":
-        return instruction_table(summarize(costs, info))
+        return instruction_table(stats.summary())
     emulated = info.target == "virt"
     if unit == "ns":
         scale, name, budget = 1e-3, "us", BUDGET_MS * 1e3
@@ -86,21 +92,21 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
     labels = {"busiest": "busiest worker"}
     nf = len(info.fixed_costs)
     rows = [(labels.get(name, name), i) for i, name in enumerate(info.fixed_costs)]
-    n_ph = (costs.shape[1] - nf) // 2
+    n_ph = (stats.entries - nf) // 2
     for i, ph in enumerate(layer_labels(info.phases[:n_ph])):
         rows.append((f"  {ph} (total)", nf + i))
         rows.append((f"  {ph} (busiest)", nf + n_ph + i))
     # entries a target cannot measure are 0: leave them out (not total, dsp and network)
     rows = [(label, col) for label, col in rows
-            if info.fixed_costs[col:col + 1] in (["total"], ["dsp"], ["network"]) or costs[:, col].any()]
-    lines = [f"per-hop cost ({len(costs)} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
+            if info.fixed_costs[col:col + 1] in (["total"], ["dsp"], ["network"]) or stats.max(col) > 0]
+    lines = [f"per-hop cost ({stats.count} hops, {name}; budget {budget:.4g} {name} = {BUDGET_MS} ms"
              + ("" if unit == "ns" else f" at {CLOCK_HZ / 1e6:.0f} MHz") + "):",
              f"  {'':22s} {'mean':>10s} {'p99':>10s} {'max':>10s} {'of budget':>10s}"]
     for label, col in rows:
-        v = costs[:, col].astype(np.float64) * scale
-        lines.append(f"  {label:22s} {v.mean():10.4g} {np.percentile(v, 99):10.4g} {v.max():10.4g} "
-                     f"{100 * v.mean() / budget:9.2f}%")
-    tot = costs[:, info.fixed_costs.index("total")].astype(np.float64).mean() * scale
+        mean = stats.mean(col, scale)
+        lines.append(f"  {label:22s} {mean:10.4g} {stats.p99(col, scale):10.4g} {stats.max(col) * scale:10.4g} "
+                     f"{100 * mean / budget:9.2f}%")
+    tot = stats.mean(info.fixed_costs.index("total"), scale)
     if emulated:
         lines.append("  (QEMU's wall-clock time on this machine, which says nothing about the MCU: drop "
                      "--no-icount for instruction counts)")
@@ -112,28 +118,32 @@ def cost_table(costs: np.ndarray, info) -> list[str]:
 
 
 def cmd_enhance(args) -> int:
-    from ..audio import check_output_wav, open_output_wav
+    from ..audio import WavReader, check_output_wav, open_output_wav
 
     check_output_wav(args.output, [args.input, args.clean])
-    with open_output_wav(args.output) as out:
-        return _enhance(args, out)
+    with WavReader(args.input, resample_ok=args.resample, mono_ok=args.mono) as reader, \
+            open_output_wav(args.output, frames=reader.frames) as out:
+        return _enhance(args, reader, out)
 
 
-def _enhance(args, out) -> int:
-    """Enhance args.input into ``out`` (an open WavWriter: renamed into place when this returns)."""
+def _enhance(args, reader, out) -> int:
+    """Enhance ``reader`` (the checked input) into ``out`` (an open WavWriter, renamed into place
+    when this returns), block by block: memory does not grow with the input (except with --clean,
+    whose metrics need both whole signals)."""
     from ..audio import from_pcm16, load_wav, report_stream, to_pcm16
     from ..config import LATENCY, SAMPLE_RATE
     from .build import BuildError
-    from .client import StreamClient, StreamError
+    from .client import StreamError
     from .targets import TargetError, describe, open_target
 
-    x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
-    clean = None
+    n = reader.frames
+    x = clean = None
     if args.clean:
         clean = load_wav(args.clean, resample_ok=args.resample, mono_ok=args.mono)
-        if abs(len(clean) - len(x)) > 0:
-            raise UserError(f"--clean {args.clean} has {len(clean)} samples but {args.input} has {len(x)}: "
+        if len(clean) != n:
+            raise UserError(f"--clean {args.clean} has {len(clean)} samples but {args.input} has {n}: "
                             f"they must be the same recording")
+        x = reader.signal()
     local = args.target in ("host", "virt", "gvsoc", "pmsis", "pmsis-file")
     qmodel = None
     if local or args.model != DEFAULT_MODEL or os.path.exists(args.model):
@@ -144,49 +154,43 @@ def _enhance(args, out) -> int:
                 raise
     timeout = args.timeout or (2.0 if args.target == "host" else 20.0)
     icount = args.icount if args.icount is not None else args.target == "virt"
-    pcm = to_pcm16(x)
     if args.target == "pmsis-file":
-        return _enhance_file(args, x, pcm, clean, qmodel, out)
-    padded = np.concatenate([pcm, np.zeros(LATENCY, np.int16)])
+        x = reader.signal() if x is None else x
+        return _enhance_file(args, x, to_pcm16(x), clean, qmodel, out)
     progress = not args.no_progress
-    print(f"rnnse enhance: {args.input} ({len(x) / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
+    print(f"rnnse enhance: {args.input} ({n / SAMPLE_RATE:.2f} s) on {describe(args.target)}", file=sys.stderr)
     try:
         with open_target(args.target, qmodel, cores=args.cores, progress=progress, icount=icount) as port:
-            client = StreamClient(port, reply_timeout=timeout, max_retries=args.retries, window=args.window,
-                                  hops_per_message=args.hops_per_message)
+            client = _client(port, args, timeout)
             info = client.hello()
             print(f"device: {info.target}, model {info.model} ({info.scheme}, checksum 0x{info.checksum:08x}), "
                   f"{info.cores} cores, costs in {info.counter}, protocol v{info.version}", file=sys.stderr)
             _check_model(qmodel, info)
-            result = _stream(client, padded, progress)
+            run = _stream(client, reader, out, progress, keep=clean is not None)
             final = client.hello()      # the device's link statistics after the stream
     except (TargetError, StreamError, BuildError) as exc:
         raise UserError(str(exc)) from None
-    y = from_pcm16(result.audio[LATENCY:LATENCY + len(x)])
-    out.write(result.audio[LATENCY:LATENCY + len(x)])
-    audio_s = len(padded) / SAMPLE_RATE
+    costs, st, wall = run.costs, run.stats, run.wall_s
+    audio_s = (n + LATENCY) / SAMPLE_RATE
     lines = [f"wrote {args.output if args.output != '-' else 'the enhanced audio to standard output'}"]
-    lines += cost_table(result.costs, info)
-    st = result.stats
+    lines += cost_table(costs, info)
     dev = {k: v for k, v in final.stats.items() if v and k != "frames"}
-    speed = (f"{len(result.costs) / result.wall_s:.0f} hops/s through QEMU" if info.target == "virt" else
-             f"{audio_s / result.wall_s:.1f}x real time end to end")
-    lines.append(f"link: {st.messages} messages in {result.wall_s:.2f} s ({speed}), {st.retransmitted} "
+    speed = (f"{costs.count / wall:.0f} hops/s through QEMU" if info.target == "virt" else
+             f"{audio_s / wall:.1f}x real time end to end")
+    lines.append(f"link: {st.messages} messages in {wall:.2f} s ({speed}), {st.retransmitted} "
                  f"retransmitted, {st.timeouts} time-outs, device errors {st.device_errors or 'none'}, "
                  f"device counters {dev or 'clean'}")
     report = {"input": args.input, "target": args.target, "model": info.model, "scheme": info.scheme,
               "checksum": f"0x{info.checksum:08x}", "cores": info.cores, "counter": info.counter,
-              "phases": info.phases, "hops": int(len(result.costs)),
-              "cost_mean": [float(v) for v in result.costs.astype(np.float64).mean(axis=0)],
-              "cost_max": [int(v) for v in result.costs.max(axis=0)],
-              "wall_s": result.wall_s, "audio_s": audio_s, "link": st.as_dict(), "device": final.stats}
-    if len(result.costs):
-        from .costs import summarize
-
-        report["per_hop"] = summarize(result.costs, info)     # means per hop, per layer
+              "phases": info.phases, "hops": costs.count,
+              "cost_mean": [costs.mean(c) for c in range(costs.entries)],
+              "cost_max": [costs.max(c) for c in range(costs.entries)],
+              "wall_s": wall, "audio_s": audio_s, "link": st.as_dict(), "device": final.stats,
+              "per_hop": costs.summary()}     # means per hop, per layer
     if clean is not None:
         from ..metrics import all_metrics
 
+        y = from_pcm16(np.concatenate(run.kept))
         m = {"noisy": all_metrics(clean, x), "enhanced": all_metrics(clean, y)}
         report["metrics"] = m
         lines.append(f"PESQ-WB {m['noisy']['pesq_wb']:.3f} -> {m['enhanced']['pesq_wb']:.3f}, "
@@ -260,9 +264,84 @@ def _check_model(qmodel, info) -> None:
               f"0x{want:08x}: it runs another model", file=sys.stderr)
 
 
-def _stream(client, pcm, progress: bool):
-    """Stream with a progress bar on a terminal; otherwise (a log, a pipe) a line per quarter."""
-    hops = -(-len(pcm) // 100)
+def _client(port, args, timeout: float):
+    from .client import StreamClient
+
+    return StreamClient(port, reply_timeout=timeout, max_retries=args.retries, window=args.window,
+                        hops_per_message=args.hops_per_message)
+
+
+class _Run:
+    """What a stream to a file leaves: cost statistics, link figures and (with --clean) the output."""
+
+    def __init__(self, costs, stats, wall_s: float, kept: list):
+        self.costs, self.stats, self.wall_s, self.kept = costs, stats, wall_s, kept
+
+
+def _messages(reader, per: int, n_msgs: int):
+    """The AUDIO messages' hops ((per, HOP) int16), read from ``reader`` as they are needed: the
+    input, then zeros (the chain's latency and the padding of the last message)."""
+    from .protocol import HOP
+
+    size = per * HOP
+    sent = 0
+    for block in reader.blocks(size * MESSAGES_PER_READ):
+        for at in range(0, len(block), size):
+            msg = np.zeros(size, np.int16)
+            part = block[at:at + size]
+            msg[:len(part)] = part
+            yield msg.reshape(per, HOP)
+            sent += 1
+    for _ in range(sent, n_msgs):
+        yield np.zeros((per, HOP), np.int16)
+
+
+def _stream(client, reader, out, progress: bool, keep: bool = False) -> _Run:
+    """Stream ``reader`` through the device into ``out``, each reply written as it comes (the first
+    LATENCY samples of the output, the chain's delay, dropped); costs gathered as statistics."""
+    from ..config import LATENCY
+    from .costs import CostStats
+    from .protocol import HOP
+
+    n = reader.frames
+    per = client.hops_per_message
+    n_msgs = client.messages_for(n + LATENCY)
+    costs = CostStats(client.info, n_msgs * per)
+    kept: list = []
+    at = 0          # samples of device output received so far
+
+    pending: list = []  # output not written yet: written in blocks of at least WRITE_SAMPLES
+
+    held = 0
+
+    def on_reply(_i, e) -> None:
+        nonlocal at, held
+        audio = e.audio.reshape(-1)
+        lo, hi = max(LATENCY - at, 0), min(LATENCY + n - at, len(audio))
+        if lo < hi:
+            pending.append(audio[lo:hi])
+            held += hi - lo
+            if keep:
+                kept.append(audio[lo:hi])
+        at += len(audio)
+        costs.add(e.costs)
+        if held >= WRITE_SAMPLES:
+            out.write(np.concatenate(pending))
+            pending.clear()
+            held = 0
+
+    msgs = _messages(reader, per, n_msgs)
+    with _progress(-(-(n + LATENCY) // HOP), progress) as on_progress:
+        _, stats, wall = client.stream_messages(n_msgs, lambda _i: next(msgs), on_reply, on_progress)
+    if pending:
+        out.write(np.concatenate(pending))
+    return _Run(costs, stats, wall, kept)
+
+
+@contextlib.contextmanager
+def _progress(hops: int, progress: bool):
+    """An on_progress(hops done) callback: a progress bar on a terminal; otherwise (a log, a pipe)
+    a line per quarter."""
     if progress and not _isatty(sys.stderr):
         marks = [hops * k // 4 for k in (1, 2, 3, 4)]
 
@@ -270,14 +349,15 @@ def _stream(client, pcm, progress: bool):
             while marks and done >= marks[0]:
                 print(f"streaming: {100 * (4 - len(marks) + 1) // 4}% ({marks.pop(0)}/{hops} hops)",
                       file=sys.stderr, flush=True)
-        return client.stream(pcm, on_progress=on_progress)
+        yield on_progress
+        return
 
     from tqdm import tqdm
 
     with tqdm(total=hops, unit="hop", disable=not progress, file=sys.stderr, desc="streaming") as bar:
         def on_progress(done):
             bar.update(min(done, hops) - bar.n)
-        return client.stream(pcm, on_progress=on_progress)
+        yield on_progress
 
 
 def _isatty(f) -> bool:

@@ -231,18 +231,38 @@ class StreamClient:
         pcm = np.asarray(pcm)
         if pcm.dtype != np.int16 or pcm.ndim != 1:
             raise ValueError(f"stream() takes a 1-D int16 signal, got {pcm.dtype} {pcm.shape}")
-        info = self.reset()
         per = self.hops_per_message
-        n_msgs = max(1, -(-len(pcm) // (P.HOP * per)))
+        n_msgs = self.messages_for(len(pcm))
         hops = np.zeros(n_msgs * per * P.HOP, np.int16)
         hops[:len(pcm)] = pcm
         hops = hops.reshape(n_msgs, per, P.HOP)
+        rs = []
+        info, stats, wall = self.stream_messages(n_msgs, hops.__getitem__, lambda i, e: rs.append(e), on_progress)
+        audio = np.concatenate([r.audio.reshape(-1) for r in rs])
+        costs = np.concatenate([r.costs for r in rs])
+        mags = masks = None
+        if self.debug:
+            mags = np.stack([r.mag for r in rs])
+            masks = np.stack([r.mask for r in rs])
+        return StreamResult(audio, costs, info, stats, wall, mags, masks)
+
+    def messages_for(self, samples: int) -> int:
+        """AUDIO messages that carry ``samples`` samples (the last one padded with zeros)."""
+        return max(1, -(-samples // (P.HOP * self.hops_per_message)))
+
+    def stream_messages(self, n_msgs: int, message, on_reply, on_progress=None):
+        """Stream ``n_msgs`` AUDIO messages through the device from a fresh state, holding only the
+        messages in flight: ``message(i)`` gives message i's hops (``(hops_per_message, HOP)``
+        int16), asked once per message and in order; ``on_reply(i, enhanced)`` receives the
+        device's replies in order, each once. Returns (info, link stats, wall seconds)."""
+        info = self.reset()
+        per = self.hops_per_message
         window = min(self.window or info.replay_depth, info.replay_depth)
         flags = P.FLAG_DEBUG if self.debug else 0
 
         stats = LinkStats(messages=n_msgs)
         frames = {}           # message index -> encoded AUDIO frame (while unanswered)
-        replies = {}          # message index -> Enhanced
+        replies = {}          # message index -> Enhanced (answered, not yet handed to on_reply)
         base = nxt = 0        # oldest unanswered message, next message to send
         recover_at = None     # while set: errors are consequences of the fault being recovered
         retries = 0
@@ -250,7 +270,7 @@ class StreamClient:
 
         def send(i: int) -> None:
             if i not in frames:
-                frames[i] = P.encode(P.AUDIO, i % P.SEQ_MOD, P.encode_audio(hops[i]), flags)
+                frames[i] = P.encode(P.AUDIO, i % P.SEQ_MOD, P.encode_audio(message(i)), flags)
             self.link.write(frames[i])
             stats.sent += 1
 
@@ -335,6 +355,7 @@ class StreamClient:
                         go_back()     # replies come in order: the one for ``base`` was lost
                     if i == base:
                         while base in replies and base < n_msgs:
+                            on_reply(base, replies.pop(base))
                             base += 1
                         retries = 0
                         if on_progress is not None:
@@ -349,11 +370,4 @@ class StreamClient:
 
         wall = time.monotonic() - t0
         stats.device_errors = dict(sorted(stats.device_errors.items()))
-        rs = [replies[i] for i in range(n_msgs)]
-        audio = np.concatenate([r.audio.reshape(-1) for r in rs])
-        costs = np.concatenate([r.costs for r in rs])
-        mags = masks = None
-        if self.debug:
-            mags = np.stack([r.mag for r in rs])
-            masks = np.stack([r.mask for r in rs])
-        return StreamResult(audio, costs, info, stats, wall, mags, masks)
+        return info, stats, wall
