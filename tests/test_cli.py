@@ -196,3 +196,26 @@ def test_stream_client_refuses_unusable_time_outs_and_retries():
                {"max_retries": -1}, {"max_retries": 1.5}):
         with pytest.raises(ValueError, match="timeout|retries"):
             StreamClient(None, **kw)
+
+
+def test_enhance_ref_output_checks_and_no_partial_file(tmp_path, capsys):
+    from bad_models import tiny_checkpoint
+
+    from rnnse.audio import load_wav
+
+    wav = str(tmp_path / "in.wav")
+    save_wav(wav, (0.3 * np.sin(np.arange(3200) * 0.05)).astype(np.float32))
+    model = tiny_checkpoint(str(tmp_path / "m" / "model.pt"))
+    (tmp_path / "is-a-file").write_bytes(b"")
+    for out, expect in [(wav, "is the input"), (str(tmp_path), "is a directory"),
+                        (str(tmp_path / "y.txt"), "name it *.wav (not .txt)"),
+                        (str(tmp_path / "is-a-file" / "y.wav"), "cannot write there")]:
+        rc = cli.main(["enhance-ref", wav, "-o", out, "--model", model])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and expect in err, (out, err)
+    rc = cli.main(["enhance-ref", wav, "-o", str(tmp_path / "y.wav"), "--model", str(tmp_path / "missing.pt")])
+    assert rc == 2 and "no such model directory or checkpoint" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["in.wav", "is-a-file", "m"]
+    assert cli.main(["enhance-ref", wav, "-o", str(tmp_path / "y.wav"), "--model", model]) == 0
+    assert len(load_wav(tmp_path / "y.wav")) == 3200
+    assert sorted(os.listdir(tmp_path)) == ["in.wav", "is-a-file", "m", "y.wav"]

@@ -422,17 +422,18 @@ def cmd_dnsmos(args) -> int:
 
 
 def cmd_enhance_ref(args) -> int:
-    from .audio import check_output_wav, load_wav, report_stream, save_wav
+    from .audio import check_output_wav, load_wav, open_output_wav, report_stream, to_pcm16
     from .metrics import all_metrics
 
     check_output_wav(args.output, [args.input, args.clean])
     out = report_stream(args.output)
-    x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
-    enhance, info = make_enhancer(args.model, args.scheme, calib=args.calib)
-    t0 = time.time()
-    y = enhance(x)
-    dt = time.time() - t0
-    save_wav(args.output, y)
+    with open_output_wav(args.output) as wav:       # an unwritable place fails before the work
+        x = load_wav(args.input, resample_ok=args.resample, mono_ok=args.mono)
+        enhance, info = make_enhancer(args.model, args.scheme, calib=args.calib)
+        t0 = time.time()
+        y = enhance(x)
+        dt = time.time() - t0
+        wav.write(to_pcm16(y))
     print(f"enhanced {len(x) / SAMPLE_RATE:.2f} s of audio with {info['checkpoint']} ({args.scheme}) "
           f"in {dt:.2f} s on the host -> {args.output}", file=out)
     if args.clean:
