@@ -217,6 +217,10 @@ def check_wav_data(source, path: str) -> None:
     download) is refused; libsndfile would read it short without a word. ``source``: a file name
     or a seekable binary file (left at its position). Other formats are left to libsndfile."""
     f = open(source, "rb") if isinstance(source, (str, bytes, os.PathLike)) else source
+    if not f.seekable():        # a pipe given by name: libsndfile reads what comes
+        if f is not source:
+            f.close()
+        return
     start = f.tell()
     try:
         end = f.seek(0, io.SEEK_END)

@@ -110,7 +110,7 @@ def start_host_app(exe: str, cores: int = 1, frame_timeout_ms: int | None = None
 
 
 def _start_failure(exe: str, proc) -> str:
-    """Why the app stopped before listening, once it has exited (waited for, a few seconds at most):
+    """Why the app stopped before listening, once it has exited (waited for, START_TIMEOUT at most):
     its exit status and what it wrote to standard error, on one line."""
     try:
         status = proc.wait(timeout=START_TIMEOUT)
