@@ -141,4 +141,4 @@ def frame_at(k, byte=0, handshake=14):
 def down_sizes(info):
     """Bytes of the INFO answering RESET and of a one-hop ENHANCED reply (device -> host)."""
     info_len = len(P.encode_info(info)) + P.OVERHEAD
-    return info_len, P.OVERHEAD + 4 + 200 + 4 * info.n_costs
+    return info_len, P.OVERHEAD + P.ENHANCED_HEAD + 200 + 4 * info.n_costs

@@ -68,6 +68,7 @@ def test_protocol_constants():
         c["PROTO_MAX_HOPS"], c["PROTO_SEQ_NONE"], c["PROTO_SEQ_MOD"])
     assert (P.HOP, P.N_BINS) == (c["DSP_HOP"], c["DSP_NBINS"])
     assert P.FLAG_DEBUG == c["PROTO_FLAG_DEBUG"]
+    assert P.ENHANCED_HEAD == c["PROTO_ENHANCED_HEAD"]
 
 
 def test_protocol_enums():

@@ -209,7 +209,8 @@ def test_enhanced_and_audio_payloads():
     rng = np.random.default_rng(0)
     audio = rng.integers(-32768, 32768, (3, 100)).astype(np.int16)
     costs = rng.integers(0, 2**32, (3, 6)).astype(np.uint32)
-    e = P.decode_enhanced(P.encode_enhanced(P.Enhanced(audio, costs)))
+    e = P.decode_enhanced(P.encode_enhanced(P.Enhanced(audio, costs, input_crc=0xCBF43926)))
+    assert e.input_crc == 0xCBF43926
     np.testing.assert_array_equal(e.audio, audio)
     np.testing.assert_array_equal(e.costs, costs)
     assert e.mag is None

@@ -304,6 +304,49 @@ def test_device_restart_or_lost_state_is_an_error_not_wrong_audio(fault_app):
         assert text in str(err)
 
 
+def with_embedded_frame(pcm, k, at=20):
+    """``pcm`` with a valid one-hop AUDIO frame of seq ``k`` hidden in its samples, starting ``at``
+    bytes into message k's payload and ending in message k+1's (one hop per message): the frame
+    carries message k's CRC and message k+1's header inside its own payload, so that a receiver that
+    lost message k's sync marker finds it, valid, where message k should have been."""
+    raw = bytearray(pcm.astype("<i2").tobytes())
+    hop = 2 * P.HOP
+    head = P.SYNC + bytes([P.AUDIO, 0]) + k.to_bytes(2, "little") + hop.to_bytes(2, "little")
+    head += P.crc16(head).to_bytes(2, "little")
+    raw[k * hop + at:k * hop + at + P.HEADER_BYTES] = head
+    start = k * hop + at + P.HEADER_BYTES
+    crc_k = P.encode(P.AUDIO, k, bytes(raw[k * hop:(k + 1) * hop]))[-4:]
+    head_k1 = P.encode(P.AUDIO, k + 1, bytes(hop))[:P.HEADER_BYTES]
+    tail = hop - (hop - at - P.HEADER_BYTES) - 4 - P.HEADER_BYTES        # of message k+1's payload
+    body = bytes(raw[start:(k + 1) * hop]) + crc_k + head_k1 + bytes(raw[(k + 1) * hop:(k + 1) * hop + tail])
+    assert len(body) == hop
+    raw[(k + 1) * hop + tail:(k + 1) * hop + tail + 4] = P.crc32(head + body).to_bytes(4, "little")
+    return np.frombuffer(bytes(raw), "<i2").astype(np.int16)
+
+
+def test_a_frame_hidden_in_the_audio_never_yields_audio_of_other_input(fault_app):
+    """Message k's sync byte damaged: the device finds the frame hidden in the samples and answers
+    it; the reply names the input it was computed from, so the host stops with a clear error
+    instead of accepting it (or, if the device never took the bait, gives the fault-free output)."""
+    k = 10
+    pcm = with_embedded_frame(fault_app["pcm"], k)
+    rx = P.Receiver()       # the hidden frame is found once message k's sync marker is gone
+    stream = b"".join(P.encode(P.AUDIO, i, P.encode_audio(pcm[i * 100:(i + 1) * 100][None])) for i in range(k + 2))
+    cut = bytearray(stream[k * AUDIO_HOP:])
+    cut[0] ^= 0xFF
+    found = [f for r, f in rx.feed(bytes(cut)) if r == P.FRAME]
+    assert found[0].seq == k and found[0].payload != P.encode_audio(pcm[k * 100:(k + 1) * 100][None])
+    ser, c = connect(fault_app["port"])
+    clean = c.stream(pcm).audio
+    ser.close()
+    with FaultProxy(fault_app["port"], up=[Flip(frame_at(k, 0), 0xFF)]) as proxy:
+        ser, c = connect(proxy.url)
+        err = bounded(StreamError, lambda: c.stream(pcm), 5.0)
+        ser.close()
+    assert "other input" in str(err) and f"message {k}" in str(err)
+    assert not np.array_equal(clean, fault_app["clean"])      # the crafted input is streamed as it is
+
+
 # ---- the command line ------------------------------------------------------------------------
 
 def test_enhance_cli(small_models, tmp_path, capsys):

@@ -69,12 +69,14 @@ void app_process_audio(app_t *app, const proto_frame_t *f)
     int ncost = app_cost_entries(&info);
     app_reply_t *r = &app->replay[app->replay_next];
     uint8_t *p = r->frame + PROTO_HEADER_BYTES;
-    uint8_t *audio = p + 4, *cost_bytes = audio + nhops * 2 * DSP_HOP;
+    uint8_t *audio = p + PROTO_ENHANCED_HEAD, *cost_bytes = audio + nhops * 2 * DSP_HOP;
     uint8_t *dbg = cost_bytes + nhops * ncost * 4;
     p[0] = (uint8_t)nhops;
     p[1] = (uint8_t)ncost;
     p[2] = (uint8_t)(debug ? PROTO_FLAG_DEBUG : 0);
     p[3] = 0;
+    /* binds the reply to the exact input it answers: the host checks it against what it sent */
+    proto_put32(p + 4, proto_crc32(0, f->payload, f->length));
     r->valid = 0;   /* the slot is being overwritten */
     for (int h = 0; h < nhops; h++) {
         int16_t out[DSP_HOP];

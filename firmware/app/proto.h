@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_SYNC0 0xA5
 #define PROTO_SYNC1 0x5A
 #define PROTO_HEADER_BYTES 10
@@ -32,6 +32,8 @@ extern "C" {
 #define PROTO_MAX_HOPS 8          /* hops per AUDIO message */
 #define PROTO_SEQ_NONE 0xFFFF     /* seq of unsolicited device messages; never an AUDIO seq */
 #define PROTO_SEQ_MOD 0xFFFF      /* AUDIO seqs count 0, 1, .., 0xFFFE, 0, .. */
+/* ENHANCED payload head: u8 hops, u8 cost entries, u8 flags, u8 0, u32 CRC-32 of the AUDIO payload */
+#define PROTO_ENHANCED_HEAD 8
 
 /* message types */
 enum {

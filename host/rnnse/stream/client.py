@@ -262,6 +262,7 @@ class StreamClient:
 
         stats = LinkStats(messages=n_msgs)
         frames = {}           # message index -> encoded AUDIO frame (while unanswered)
+        crcs = {}             # message index -> CRC-32 of its AUDIO payload (while unanswered)
         replies = {}          # message index -> Enhanced (answered, not yet handed to on_reply)
         base = nxt = 0        # oldest unanswered message, next message to send
         recover_at = None     # while set: errors are consequences of the fault being recovered
@@ -270,7 +271,9 @@ class StreamClient:
 
         def send(i: int) -> None:
             if i not in frames:
-                frames[i] = P.encode(P.AUDIO, i % P.SEQ_MOD, P.encode_audio(message(i)), flags)
+                payload = P.encode_audio(message(i))
+                frames[i] = P.encode(P.AUDIO, i % P.SEQ_MOD, payload, flags)
+                crcs[i] = P.crc32(payload)
             self.link.write(frames[i])
             stats.sent += 1
 
@@ -347,8 +350,14 @@ class StreamClient:
                     if e.audio.shape[0] != per or (e.mag is not None) != self.debug:
                         raise StreamError(f"the reply to message {i} has {e.audio.shape[0]} hops "
                                           f"(debug {e.mag is not None}); sent {per} (debug {self.debug})")
+                    if e.input_crc != crcs[i]:
+                        raise StreamError(f"the reply to message {i} was computed from other input than "
+                                          f"the host sent (input CRC-32 0x{e.input_crc:08x}, sent "
+                                          f"0x{crcs[i]:08x}): the device's stream state is no longer "
+                                          f"the input's, stopped")
                     replies[i] = e
                     frames.pop(i, None)
+                    crcs.pop(i, None)
                     if recover_at is not None and i >= recover_at:
                         recover_at = None
                     elif recover_at is None and i > base:

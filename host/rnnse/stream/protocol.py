@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-VERSION = 1
+VERSION = 2
 SYNC = b"\xA5\x5A"
 HEADER_BYTES = 10
 TRAILER_BYTES = 4
@@ -31,6 +31,7 @@ SEQ_NONE = 0xFFFF        # seq of unsolicited device messages; never an AUDIO se
 SEQ_MOD = 0xFFFF         # AUDIO seqs count 0, 1, .., 0xFFFE, 0, ..
 HOP = 100
 N_BINS = 257
+ENHANCED_HEAD = 8        # u8 hops, u8 cost entries, u8 flags, u8 0, u32 CRC-32 of the AUDIO payload answered
 
 # message types
 HELLO, INFO, AUDIO, ENHANCED, ERROR, RESET, BYE = 1, 2, 3, 4, 5, 6, 7
@@ -245,6 +246,7 @@ class Enhanced:
     costs: np.ndarray            # (hops, n_costs) uint32
     mag: np.ndarray | None = None    # debug: (257,) float32 of the (single) hop
     mask: np.ndarray | None = None
+    input_crc: int = 0           # CRC-32 of the AUDIO payload the device processed
 
 
 def encode_audio(hops: np.ndarray) -> bytes:
@@ -263,7 +265,7 @@ def decode_audio(p: bytes) -> np.ndarray:
 def encode_enhanced(e: Enhanced) -> bytes:
     hops, ncost = e.costs.shape
     debug = e.mag is not None
-    p = struct.pack("<BBBB", hops, ncost, FLAG_DEBUG if debug else 0, 0)
+    p = struct.pack("<BBBBI", hops, ncost, FLAG_DEBUG if debug else 0, 0, e.input_crc)
     p += np.asarray(e.audio, dtype="<i2").tobytes() + np.asarray(e.costs, dtype="<u4").tobytes()
     if debug:
         p += np.asarray(e.mag, dtype="<f4").tobytes() + np.asarray(e.mask, dtype="<f4").tobytes()
@@ -271,14 +273,14 @@ def encode_enhanced(e: Enhanced) -> bytes:
 
 
 def decode_enhanced(p: bytes) -> Enhanced:
-    if len(p) < 4:
-        raise ProtocolError("ENHANCED payload too short")
-    hops, ncost, flags, _ = struct.unpack_from("<BBBB", p, 0)
+    if len(p) < ENHANCED_HEAD:
+        raise ProtocolError(f"ENHANCED payload of {len(p)} bytes is too short")
+    hops, ncost, flags, _, input_crc = struct.unpack_from("<BBBBI", p, 0)
     debug = bool(flags & FLAG_DEBUG)
-    need = 4 + hops * 2 * HOP + hops * ncost * 4 + (8 * N_BINS if debug else 0)
+    need = ENHANCED_HEAD + hops * 2 * HOP + hops * ncost * 4 + (8 * N_BINS if debug else 0)
     if hops == 0 or len(p) != need:
         raise ProtocolError(f"ENHANCED payload of {len(p)} bytes, expected {need} for {hops} hops")
-    off = 4
+    off = ENHANCED_HEAD
     audio = np.frombuffer(p, dtype="<i2", count=hops * HOP, offset=off).reshape(hops, HOP).astype(np.int16)
     off += hops * 2 * HOP
     costs = np.frombuffer(p, dtype="<u4", count=hops * ncost, offset=off).reshape(hops, ncost).astype(np.uint32)
@@ -287,7 +289,7 @@ def decode_enhanced(p: bytes) -> Enhanced:
     if debug:
         mag = np.frombuffer(p, dtype="<f4", count=N_BINS, offset=off).astype(np.float32)
         mask = np.frombuffer(p, dtype="<f4", count=N_BINS, offset=off + 4 * N_BINS).astype(np.float32)
-    return Enhanced(audio, costs, mag, mask)
+    return Enhanced(audio, costs, mag, mask, input_crc)
 
 
 def encode_error(code: int, detail: int, text: str) -> bytes:
