@@ -30,6 +30,8 @@ def c_parse(capi, data: bytes):
         off = int(ffi.cast("uintptr_t", frame.payload)) - int(ffi.cast("uintptr_t", buf))
         assert off == P.HEADER_BYTES
         f = P.Frame(frame.type, frame.flags, frame.seq, bytes(ffi.buffer(frame.payload, frame.length)))
+    elif r == P.BAD_CRC:
+        f = P.Frame(frame.type, frame.flags, frame.seq, b"")
     return r, int(used[0]), f
 
 
@@ -87,6 +89,16 @@ def test_c_and_python_encode_identically(capi, fr):
     assert len(data) == len(payload) + P.OVERHEAD
     r, used, f = c_parse(capi, data)
     assert (r, used, f) == (P.FRAME, len(data), P.Frame(type_, flags, seq, payload))
+
+
+@settings(max_examples=50, deadline=None)
+@given(fr=frames, new_flags=st.integers(0, 255))
+def test_restamped_frame_is_the_frame_encoded_with_the_new_flags(capi, fr, new_flags):
+    ffi, lib = capi
+    type_, seq, payload, flags = fr
+    buf = ffi.from_buffer("uint8_t[]", bytearray(P.encode(type_, seq, payload, flags)))
+    lib.proto_restamp(buf, len(buf), new_flags)
+    assert bytes(buf) == P.encode(type_, seq, payload, new_flags)
 
 
 def test_encode_refuses_oversized_payload(capi):
@@ -172,9 +184,9 @@ def test_parser_reports_each_result_kind(capi):
     bad = bytearray(f)
     bad[5] ^= 1                     # seq: header CRC fails
     assert c_parse(capi, bytes(bad))[:2] == (P.BAD_HEADER, 1)
-    bad = bytearray(f)
-    bad[100] ^= 1                   # payload: frame CRC fails
-    assert c_parse(capi, bytes(bad))[:2] == (P.BAD_CRC, 1)
+    bad = bytearray(P.encode(P.AUDIO, 7, bytes(200), 0x30))
+    bad[100] ^= 1                   # payload: frame CRC fails; the intact header names the frame
+    assert c_parse(capi, bytes(bad)) == P.parse(bad) == (P.BAD_CRC, 1, P.Frame(P.AUDIO, 0x30, 7, b""))
     big = bytearray(P.SYNC + struct.pack("<BBHH", 3, 0, 0, P.MAX_PAYLOAD + 1))
     big += struct.pack("<H", P.crc16(bytes(big)))
     assert c_parse(capi, bytes(big))[:2] == (P.BAD_HEADER, 1)    # length over the maximum

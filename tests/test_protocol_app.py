@@ -111,7 +111,9 @@ def test_hello_info_and_errors(app):
     assert error_of(app.request(P.AUDIO, 0, bytes(0)))[0] == P.E_LENGTH
     assert error_of(app.request(P.AUDIO, 0, bytes(200 * 9)))[0] == P.E_LENGTH
     assert error_of(app.request(P.AUDIO, 0, bytes(400), P.FLAG_DEBUG))[0] == P.E_LENGTH   # debug: 1 hop
-    assert error_of(app.request(P.AUDIO, 0, bytes(200), 0x80))[:2] == (P.E_FLAGS, 0x80)
+    assert error_of(app.request(P.AUDIO, 0, bytes(200), 0x02))[:2] == (P.E_FLAGS, 0x02)
+    assert error_of(app.request(P.RESET, 4, b"\x01"))[:2] == (P.E_LENGTH, 1)
+    assert error_of(app.request(P.RESET, 4, b"\xff\xff"))[:2] == (P.E_LENGTH, 2)     # SEQ_NONE is no AUDIO seq
     assert error_of(app.request(P.AUDIO, 3, bytes(200)))[:2] == (P.E_SEQ, 0)
     assert error_of(app.request(P.AUDIO, P.SEQ_NONE, bytes(200)))[:2] == (P.E_SEQ, 0)
     # none of that changed the stream: seq 0 is still expected
@@ -131,11 +133,14 @@ def test_audio_replies_cache_and_reset(app):
     # the passthrough output is the input delayed by 300 samples (3 hops)
     out = np.concatenate([P.decode_enhanced(r[10:-4]).audio for r in replies])
     np.testing.assert_array_equal(out[3:].reshape(-1), x[:9].reshape(-1))
-    # the last 8 replies come back byte for byte when their AUDIO is sent again; not reprocessed
+    # the last 8 replies come back byte for byte when their AUDIO is sent again; not reprocessed;
+    # the reply's flags are the repeat's tag
     for i in range(4, 12):
-        f = app.request(P.AUDIO, i, P.encode_audio(x[i:i + 1]))
-        assert P.encode(f.type, f.seq, f.payload) == replies[i]
-    assert error_of(app.request(P.AUDIO, 3, P.encode_audio(x[3:4])))[:2] == (P.E_SEQ, 12)   # too old
+        tag = (i % 16) << P.TAG_SHIFT
+        f = app.request(P.AUDIO, i, P.encode_audio(x[i:i + 1]), tag)
+        assert P.encode(f.type, f.seq, f.payload) == replies[i] and f.flags == tag
+    f = app.request(P.AUDIO, 3, P.encode_audio(x[3:4]), 0x50)
+    assert error_of(f)[:2] == (P.E_SEQ, 12) and (f.seq, f.flags) == (3, 0x50)     # too old; tag echoed
     f = app.request(P.AUDIO, 12, P.encode_audio(hop(2)))     # the stream goes on where it was
     assert (f.type, f.seq) == (P.ENHANCED, 12)
     np.testing.assert_array_equal(P.decode_enhanced(f.payload).audio[0], x[9])
@@ -143,8 +148,9 @@ def test_audio_replies_cache_and_reset(app):
     f = app.request(P.RESET, 900)
     assert (f.type, f.seq) == (P.INFO, 900) and P.decode_info(f.payload).expected_seq == 0
     assert error_of(app.request(P.AUDIO, 5, P.encode_audio(x[5:6])))[:2] == (P.E_SEQ, 0)   # cache cleared
-    f = app.request(P.AUDIO, 0, P.encode_audio(x[:1]))
-    assert not P.decode_enhanced(f.payload).audio.any()
+    f = app.request(P.AUDIO, 0, P.encode_audio(x[:1]), 0x30)
+    assert not P.decode_enhanced(f.payload).audio.any() and f.flags == 0x30
+    assert P.decode_enhanced(f.payload).input_crc == P.crc32(P.encode_audio(x[:1]))
     # multi-hop and debug replies
     f = app.request(P.AUDIO, 1, P.encode_audio(x[1:9]))
     e = P.decode_enhanced(f.payload)
@@ -167,15 +173,26 @@ def test_damage_is_reported_and_the_stream_goes_on(app):
     bad = bytearray(good)
     bad[50] ^= 0x08
     app.send(bytes(bad) + b"junk")
-    assert error_of(app.next_frame())[0] == P.E_CRC
+    f = app.next_frame()        # the damaged AUDIO's header is intact: it is named; no AUDIO before it
+    assert error_of(f)[:2] == (P.E_CRC, P.SEQ_NONE) and (f.seq, f.flags) == (0, 0)
     assert app.quiet()
     # a truncated frame: reported after the inter-byte time-out, then the same AUDIO goes through
     app.send(good[:100])
     t0 = time.monotonic()
     assert error_of(app.next_frame())[0] == P.E_TIMEOUT
     assert time.monotonic() - t0 >= FRAME_TIMEOUT_MS / 1000 * 0.9
-    f = app.request(P.AUDIO, 0, P.encode_audio(x[:1]))
+    f = app.request(P.AUDIO, 0, P.encode_audio(x[:1]), 0x70)
     assert (f.type, f.seq) == (P.ENHANCED, 0)
+    bad_head = bytearray(P.encode(P.AUDIO, 1, P.encode_audio(x[1:2]), 0x20))
+    bad_head[4] ^= 0x01                     # seq: the header names nothing
+    app.send(bytes(bad_head))
+    f = app.next_frame()                    # then the report names the last AUDIO before the damage
+    assert error_of(f)[:2] == (P.E_CRC, 0) and (f.seq, f.flags) == (P.SEQ_NONE, 0x70)
+    bad_payload = bytearray(P.encode(P.AUDIO, 1, P.encode_audio(x[1:2]), 0x20))
+    bad_payload[100] ^= 0x01
+    app.send(bytes(bad_payload))
+    f = app.next_frame()
+    assert error_of(f)[:2] == (P.E_CRC, 0) and (f.seq, f.flags) == (1, 0x20)
     # a frame hidden behind a damaged header that claims more bytes: found after the time-out
     lying = bytearray(P.encode(P.AUDIO, 1, P.encode_audio(x[1:2])))
     lying[210] ^= 1                  # payload damage; its header still claims 200 bytes

@@ -29,7 +29,7 @@ from rnnse.config import LATENCY
 from rnnse.stream import protocol as P
 from rnnse.stream import reference as R
 from rnnse.stream.client import DeviceTimeout, LinkClosed, StreamClient, StreamError
-from rnnse.stream.faults import Close, Drop, FaultProxy, Flip, Insert, Silence
+from rnnse.stream.faults import Close, Drop, FaultProxy, Flip, Hit, Insert, Noise, Silence
 from rnnse.stream.targets import start_host_app
 
 REPLY_TIMEOUT = 0.4
@@ -220,6 +220,61 @@ def test_truncated_last_frame_is_reported_after_the_inter_byte_timeout(fault_app
         ser.close()
     np.testing.assert_array_equal(r.audio, fault_app["clean"])
     assert r.stats.device_errors.get("incomplete frame") == 1 and r.stats.timeouts == 0, r.stats
+
+
+def stream_through(fault_app, up=(), down=(), **kw):
+    with FaultProxy(fault_app["port"], up=up, down=down) as proxy:
+        ser, c = connect(proxy.url, **kw)
+        try:
+            return c.stream(fault_app["pcm"])
+        finally:
+            ser.close()
+
+
+@pytest.mark.parametrize("window", [1, 8])
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_damaged_resend_is_answered_at_once(direction, window, fault_app):
+    """Message 10 (or its reply) and its first two resends damaged: each is reported or seen at
+    once and sent again, never waited out."""
+    hit = {direction: [Hit(10, times=3, type=P.AUDIO if direction == "up" else P.ENHANCED)]}
+    r = stream_through(fault_app, window=window, **hit)
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+    assert r.stats.timeouts == 0 and r.stats.recoveries >= 3, r.stats
+    if direction == "up":
+        assert r.stats.device_errors["damaged frame"] == 3, r.stats
+
+
+@pytest.mark.parametrize("hops", [1, 8])
+def test_continuous_bit_errors_are_recovered(hops, fault_app):
+    ber = 1e-4 if hops == 1 else 2e-5
+    t0 = time.monotonic()
+    r = stream_through(fault_app, up=[Noise(ber=ber, seed=hops)], down=[Noise(ber=ber, seed=hops + 10)],
+                       hops_per_message=hops)
+    np.testing.assert_array_equal(r.audio[:len(fault_app["clean"])], fault_app["clean"])
+    assert r.stats.retransmitted > 0 and r.stats.timeouts <= 1, r.stats
+    assert time.monotonic() - t0 < 2 * REPLY_TIMEOUT + 1.0
+
+
+@pytest.mark.parametrize("hops", [1, 8])
+def test_duplicated_reordered_truncated_frames_and_garbage_are_recovered(hops, fault_app):
+    faults = dict(dup=0.05, reorder=0.05, truncate=0.05, garbage=0.05)
+    r = stream_through(fault_app, up=[Noise(**faults, seed=3), Hit(2)],
+                       down=[Noise(**faults, seed=4), Hit(3, 1, P.ENHANCED)], hops_per_message=hops)
+    np.testing.assert_array_equal(r.audio[:len(fault_app["clean"])], fault_app["clean"])
+    assert r.stats.retransmitted > 0 and r.stats.duplicate_replies > 0, r.stats
+
+
+def test_sequence_numbers_wrap_past_65535(fault_app):
+    """A stream starting 20 messages before the wrap (0xFFFE is followed by 0), with a message and a
+    reply damaged on each side of it."""
+    first = P.SEQ_MOD - 20
+    r = stream_through(fault_app, up=[Hit(P.SEQ_MOD - 1), Hit(1)], down=[Hit(P.SEQ_MOD - 2, 1, P.ENHANCED),
+                                                                     Hit(0, 1, P.ENHANCED)], first_seq=first)
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+    assert r.stats.messages > 20 and r.stats.timeouts == 0, r.stats
+    assert r.stats.device_errors["damaged frame"] == 2 and r.stats.damaged_rx == 2, r.stats
+    with pytest.raises(ValueError):
+        StreamClient(None, first_seq=P.SEQ_NONE)
 
 
 fault_kinds = st.sampled_from(["flip", "drop", "insert"])

@@ -21,6 +21,9 @@ void app_reset(app_t *app)
     app_net_reset();
     dsp_chain_reset(&app->chain);
     app->expected_seq = 0;
+    app->hit_seq = PROTO_SEQ_NONE;
+    app->last_seq = PROTO_SEQ_NONE;
+    app->last_tag = 0;
     for (int i = 0; i < APP_REPLAY_DEPTH; i++)
         app->replay[i].valid = 0;
     app->replay_next = 0;
@@ -38,15 +41,27 @@ static void drop_rx(app_t *app, size_t n)
     app->rx_len -= n;
 }
 
-/* One ERROR for the damage seen since the last valid frame (app->nak_pending: its code). */
+/* One ERROR for the damage seen since the last valid frame (app->nak_pending: its code), naming the
+ * last AUDIO received before it in detail (the host tells from it whether the damage hit its latest
+ * resend) and, where a damaged AUDIO's header was intact, that AUDIO as seq and flags (its tag);
+ * otherwise seq PROTO_SEQ_NONE and flags the tag of the AUDIO named in detail. */
 static void report_damage(app_t *app)
 {
     int code = app->nak_pending;
     app->nak_pending = 0;
-    if (code == PROTO_E_TIMEOUT)
-        app_send_error(app, PROTO_SEQ_NONE, PROTO_E_TIMEOUT, 0, "incomplete frame discarded after the inter-byte time-out");
-    else if (code)
-        app_send_error(app, PROTO_SEQ_NONE, PROTO_E_CRC, 0, "damaged bytes discarded");
+    if (!code)
+        return;
+    app_error_t e = {PROTO_SEQ_NONE, PROTO_E_CRC, app->last_seq, app->last_tag, "damaged bytes discarded"};
+    if (app->hit_seq != PROTO_SEQ_NONE) {
+        e.seq = app->hit_seq;
+        e.flags = app->hit_tag;
+        app->hit_seq = PROTO_SEQ_NONE;
+    }
+    if (code == PROTO_E_TIMEOUT) {
+        e.code = PROTO_E_TIMEOUT;
+        e.text = "incomplete frame discarded after the inter-byte time-out";
+    }
+    app_send_error_frame(app, &e);
 }
 
 /* Parse and handle every complete frame in the receive buffer; one ERROR per batch of damage.
@@ -76,10 +91,15 @@ static void parse_rx(app_t *app, int stale)
             if (!app->nak_pending)
                 app->nak_pending = PROTO_E_CRC;
         } else {
-            if (r == PROTO_BAD_HEADER)
+            if (r == PROTO_BAD_HEADER) {
                 app->stats.bad_header++;
-            else
+            } else {
                 app->stats.bad_crc++;
+                if (f.type == PROTO_AUDIO && f.seq != PROTO_SEQ_NONE) {
+                    app->hit_seq = f.seq;
+                    app->hit_tag = (uint8_t)(f.flags & PROTO_FLAG_TAG_MASK);
+                }
+            }
             if (!app->nak_pending)
                 app->nak_pending = PROTO_E_CRC;
         }
@@ -94,6 +114,7 @@ int app_serve(app_t *app)
     app->closed = 0;
     app->rx_len = 0;
     app->nak_pending = 0;
+    app->hit_seq = PROTO_SEQ_NONE;
     app_send_info(app, PROTO_SEQ_NONE);
     while (!app->quit && !app->closed) {
         int timeout = app->rx_len ? app->frame_timeout_ms : -1;

@@ -57,6 +57,10 @@ typedef struct app {
     int counter_kind;
     int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */
     uint16_t expected_seq;      /* next AUDIO seq to process */
+    uint16_t last_seq;          /* seq and tag of the last AUDIO received (PROTO_SEQ_NONE: none since */
+    uint8_t last_tag;           /* the reset), named by damage reports */
+    uint16_t hit_seq;           /* seq and tag of the last damaged AUDIO whose header was intact, */
+    uint8_t hit_tag;            /* PROTO_SEQ_NONE: none in the damage not yet reported */
     int quit;                   /* BYE received */
     int closed;                 /* the byte stream failed (a write did not go through) */
     int nak_pending;
@@ -87,6 +91,14 @@ struct app_net_info;
 /* cost entries per hop for this network */
 int app_cost_entries(const struct app_net_info *info);
 void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, const char *text);
+
+/* an ERROR frame's fields; flags: the tag of the AUDIO it answers (0 for other messages) */
+typedef struct app_error {
+    uint16_t seq, code, detail;
+    uint8_t flags;
+    const char *text;
+} app_error_t;
+void app_send_error_frame(app_t *app, const app_error_t *e);
 
 /* target hook: cumulative busy counter (plat_cycles units) of each worker core, 0 where the
  * target cannot tell; returns the number of entries written */

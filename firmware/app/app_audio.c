@@ -84,7 +84,9 @@ void app_process_audio(app_t *app, const proto_frame_t *f)
         int rc = run_hop(app, f->payload + h * 2 * DSP_HOP, out, costs, ncost);
         if (rc != 0) {
             /* the stream state is now undefined: the host has to reset it */
-            app_send_error(app, f->seq, PROTO_E_NET, (uint16_t)h, app_net_strerror(rc));
+            const app_error_t e = {f->seq, PROTO_E_NET, (uint16_t)h, (uint8_t)(f->flags & PROTO_FLAG_TAG_MASK),
+                                   app_net_strerror(rc)};
+            app_send_error_frame(app, &e);
             return;
         }
         for (int i = 0; i < DSP_HOP; i++)
@@ -98,7 +100,8 @@ void app_process_audio(app_t *app, const proto_frame_t *f)
         put_floats(dbg + 4 * DSP_NBINS, app->mask, DSP_NBINS);
         plen += 8 * DSP_NBINS;
     }
-    r->len = (uint32_t)proto_encode(r->frame, PROTO_ENHANCED, 0, f->seq, p, (uint16_t)plen);
+    uint8_t tag = (uint8_t)(f->flags & PROTO_FLAG_TAG_MASK);
+    r->len = (uint32_t)proto_encode(r->frame, PROTO_ENHANCED, tag, f->seq, p, (uint16_t)plen);
     r->seq = f->seq;
     r->valid = 1;
     app->replay_next = (app->replay_next + 1) % APP_REPLAY_DEPTH;

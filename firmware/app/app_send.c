@@ -52,15 +52,21 @@ void app_send_info(app_t *app, uint16_t seq)
     app_write(app, app->small, len);
 }
 
-void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, const char *text)
+void app_send_error_frame(app_t *app, const app_error_t *e)
 {
     uint8_t *p = app->small + PROTO_HEADER_BYTES;
-    size_t n = strlen(text);
+    size_t n = strlen(e->text);
     if (n > 200)
         n = 200;
-    proto_put16(p, code);
-    proto_put16(p + 2, detail);
-    memcpy(p + 4, text, n);
-    size_t len = proto_encode(app->small, PROTO_ERROR, 0, seq, p, (uint16_t)(n + 4));
+    proto_put16(p, e->code);
+    proto_put16(p + 2, e->detail);
+    memcpy(p + 4, e->text, n);
+    size_t len = proto_encode(app->small, PROTO_ERROR, e->flags, e->seq, p, (uint16_t)(n + 4));
     app_write(app, app->small, len);
+}
+
+void app_send_error(app_t *app, uint16_t seq, uint16_t code, uint16_t detail, const char *text)
+{
+    const app_error_t e = {seq, code, detail, 0, text};
+    app_send_error_frame(app, &e);
 }

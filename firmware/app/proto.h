@@ -48,11 +48,15 @@ enum {
 
 /* flags */
 #define PROTO_FLAG_DEBUG 0x01   /* AUDIO: also return magnitudes and masks (one hop per message) */
+/* AUDIO: the host's recovery round (its go-back count, modulo 16); echoed in the flags of the
+ * ENHANCED or ERROR that answers the AUDIO, so that the host tells a fault of its latest resend
+ * from the consequences of an older one */
+#define PROTO_FLAG_TAG_MASK 0xF0
 
 /* error codes carried by ERROR messages */
 enum {
-    PROTO_E_CRC = 1,        /* a damaged frame was discarded (header or payload CRC) */
-    PROTO_E_TIMEOUT = 2,    /* an incomplete frame was discarded after the inter-byte time-out */
+    PROTO_E_CRC = 1,        /* damaged bytes were discarded; detail, flags: seq, tag of the last AUDIO before */
+    PROTO_E_TIMEOUT = 2,    /* an incomplete frame was discarded after the inter-byte time-out (same) */
     PROTO_E_LENGTH = 3,     /* payload length not valid for the message type */
     PROTO_E_TYPE = 4,       /* unknown message type */
     PROTO_E_SEQ = 5,        /* AUDIO out of sequence; detail = expected seq */
@@ -86,9 +90,14 @@ uint32_t proto_crc32(uint32_t crc, const uint8_t *data, size_t n);
 size_t proto_encode(uint8_t *out, uint8_t type, uint8_t flags, uint16_t seq,
                     const uint8_t *payload, uint16_t length);
 
+/* Give an encoded frame of len bytes other flags (header and frame CRCs recomputed). */
+void proto_restamp(uint8_t *frame, size_t len, uint8_t flags);
+
 /* Look at the first n bytes of buf. Sets *consumed to the bytes the caller must drop from the
  * front of buf (0 only with PROTO_NEED_MORE) and returns one of the parser results above.
- * With PROTO_FRAME, *frame describes the frame (payload points into buf). Never reads past n. */
+ * With PROTO_FRAME, *frame describes the frame (payload points into buf); with PROTO_BAD_CRC, the
+ * damaged frame's header (intact: its CRC-16 held), so that damage can be attributed to a message.
+ * Never reads past n. */
 int proto_parse(const uint8_t *buf, size_t n, proto_frame_t *frame, size_t *consumed);
 
 /* AUDIO sequence arithmetic (modulo PROTO_SEQ_MOD) */

@@ -20,3 +20,12 @@ size_t proto_encode(uint8_t *out, uint8_t type, uint8_t flags, uint16_t seq,
     proto_put32(out + body, proto_crc32(0, out, body));
     return body + PROTO_TRAILER_BYTES;
 }
+
+void proto_restamp(uint8_t *frame, size_t len, uint8_t flags)
+{
+    if (len < PROTO_OVERHEAD || frame[3] == flags)
+        return;
+    frame[3] = flags;
+    proto_put16(frame + 8, proto_crc16(frame, 8));
+    proto_put32(frame + len - PROTO_TRAILER_BYTES, proto_crc32(0, frame, len - PROTO_TRAILER_BYTES));
+}

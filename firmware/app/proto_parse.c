@@ -27,15 +27,15 @@ int proto_parse(const uint8_t *buf, size_t n, proto_frame_t *frame, size_t *cons
     size_t body = PROTO_HEADER_BYTES + (size_t)length;
     if (n < body + PROTO_TRAILER_BYTES)
         return PROTO_NEED_MORE;
-    if (proto_crc32(0, buf, body) != proto_get32(buf + body)) {
-        *consumed = 1;
-        return PROTO_BAD_CRC;
-    }
     frame->type = buf[2];
     frame->flags = buf[3];
     frame->seq = proto_get16(buf + 4);
     frame->length = length;
     frame->payload = buf + PROTO_HEADER_BYTES;
+    if (proto_crc32(0, buf, body) != proto_get32(buf + body)) {
+        *consumed = 1;      /* *frame: the damaged frame's header, intact (its CRC-16 held) */
+        return PROTO_BAD_CRC;
+    }
     *consumed = body + PROTO_TRAILER_BYTES;
     return PROTO_FRAME;
 }

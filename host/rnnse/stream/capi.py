@@ -16,7 +16,8 @@ CDEF_SPEC = (
                             "dsp_rfft512", "dsp_irfft512", "dsp_window_frame", "dsp_magnitude", "dsp_apply_mask",
                             "dsp_synth_window", "dsp_overlap_add", "dsp_pcm16_to_float", "dsp_float_to_pcm16",
                             "dsp_chain_reset", "dsp_analyze", "dsp_synthesize"]),
-    ("firmware/app/proto.h", ["proto_frame_t", "proto_crc16", "proto_crc32", "proto_encode", "proto_parse"]),
+    ("firmware/app/proto.h", ["proto_frame_t", "proto_crc16", "proto_crc32", "proto_encode", "proto_parse",
+                              "proto_restamp"]),
 )
 CDEF_DEFINES = ("DSP_HOP", "DSP_WIN", "DSP_NFFT", "DSP_NBINS")
 

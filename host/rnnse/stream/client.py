@@ -145,7 +145,7 @@ class StreamClient:
     """Protocol client. ``hello()`` checks the device, ``reset()`` starts a stream, ``stream()`` runs it."""
 
     def __init__(self, port, *, reply_timeout: float = 2.0, max_retries: int = 5, window: int | None = None,
-                 hops_per_message: int = 1, debug: bool = False, progress: bool = False):
+                 hops_per_message: int = 1, debug: bool = False, progress: bool = False, first_seq: int = 0):
         if not 1 <= hops_per_message <= P.MAX_HOPS:
             raise ValueError(f"hops per message must be within 1..{P.MAX_HOPS}, got {hops_per_message}")
         if debug and hops_per_message != 1:
@@ -156,6 +156,8 @@ class StreamClient:
             raise ValueError(f"reply timeout must be a finite number of seconds > 0, got {reply_timeout}")
         if int(max_retries) != max_retries or max_retries < 0:
             raise ValueError(f"retries must be a non-negative integer, got {max_retries}")
+        if not 0 <= first_seq < P.SEQ_MOD:
+            raise ValueError(f"the first AUDIO seq must be within 0..{P.SEQ_MOD - 1}, got {first_seq}")
         self.link = Link(port)
         self.reply_timeout = float(reply_timeout)
         self.max_retries = int(max_retries)
@@ -163,6 +165,7 @@ class StreamClient:
         self.hops_per_message = hops_per_message
         self.debug = debug
         self.progress = progress
+        self.first_seq = first_seq      # the seq of a stream's first AUDIO (0; others test the wrap)
         self.info: P.Info | None = None
         self._ctl_seq = random.Random(os.getpid() ^ time.monotonic_ns()).randrange(0, P.SEQ_MOD)
 
@@ -208,11 +211,12 @@ class StreamClient:
         self.info = self._control(P.HELLO, P.VERSION.to_bytes(2, "little"))
         return self.info
 
-    def reset(self) -> P.Info:
-        """Start a new stream: the device clears its network state, signal chain and sequence."""
-        info = self._control(P.RESET)
-        if info.expected_seq != 0:
-            raise StreamError(f"the device expects seq {info.expected_seq} after a reset (should be 0)")
+    def reset(self, first_seq: int = 0) -> P.Info:
+        """Start a new stream: the device clears its network state, signal chain and sequence, and
+        expects AUDIO seq ``first_seq`` next."""
+        info = self._control(P.RESET, first_seq.to_bytes(2, "little") if first_seq else b"")
+        if info.expected_seq != first_seq:
+            raise StreamError(f"the device expects seq {info.expected_seq} after a reset (should be {first_seq})")
         self.info = info
         return info
 
@@ -255,128 +259,211 @@ class StreamClient:
         messages in flight: ``message(i)`` gives message i's hops (``(hops_per_message, HOP)``
         int16), asked once per message and in order; ``on_reply(i, enhanced)`` receives the
         device's replies in order, each once. Returns (info, link stats, wall seconds)."""
-        info = self.reset()
-        per = self.hops_per_message
+        info = self.reset(self.first_seq)
         window = min(self.window or info.replay_depth, info.replay_depth)
-        flags = P.FLAG_DEBUG if self.debug else 0
-
-        stats = LinkStats(messages=n_msgs)
-        frames = {}           # message index -> encoded AUDIO frame (while unanswered)
-        crcs = {}             # message index -> CRC-32 of its AUDIO payload (while unanswered)
-        replies = {}          # message index -> Enhanced (answered, not yet handed to on_reply)
-        base = nxt = 0        # oldest unanswered message, next message to send
-        recover_at = None     # while set: errors are consequences of the fault being recovered
-        retries = 0
-        t0 = last_rx = time.monotonic()
-
-        def send(i: int) -> None:
-            if i not in frames:
-                payload = P.encode_audio(message(i))
-                frames[i] = P.encode(P.AUDIO, i % P.SEQ_MOD, payload, flags)
-                crcs[i] = P.crc32(payload)
-            self.link.write(frames[i])
-            stats.sent += 1
-
-        def go_back() -> None:
-            nonlocal recover_at, last_rx
-            todo = [i for i in range(base, nxt) if i not in replies]
-            if not todo:
-                return
-            stats.recoveries += 1
-            for i in todo:
-                send(i)
-                stats.retransmitted += 1
-            recover_at = todo[0]
-            last_rx = time.monotonic()
-
-        def index_of(seq: int) -> int | None:
-            """Message index of an AUDIO seq within [base, nxt], else None."""
-            i = base + P.seq_behind(base % P.SEQ_MOD, seq)
-            return i if i <= nxt else None
-
-        def device_error(f) -> None:
-            code, detail, text = P.decode_error(f.payload)
-            name = P.ERROR_NAMES.get(code, f"code {code}")
-            stats.device_errors[name] = stats.device_errors.get(name, 0) + 1
-            if code in (P.E_CRC, P.E_TIMEOUT):
-                if recover_at is None:
-                    go_back()
-            elif code == P.E_SEQ:
-                i = index_of(detail)
-                if i is None or i < base:
-                    raise StreamError(f"the device expects AUDIO seq {detail} but the host is at message "
-                                      f"{base} (seq {base % P.SEQ_MOD}): the device lost the stream (was it "
-                                      f"reset by someone else?)")
-                if i < nxt and recover_at is None:
-                    go_back()
-            elif code == P.E_NET:
-                raise StreamError(f"the device's network failed at message {index_of(f.seq)}: {text}")
-            else:
-                raise StreamError(f"the device rejected a message: {name} (detail {detail}): {text}")
-
-        while base < n_msgs:
-            while nxt < n_msgs and nxt - base < window:
-                send(nxt)
-                nxt += 1
-            events = self.link.read_events(max(0.0, last_rx + self.reply_timeout - time.monotonic()))
+        w = _Window(self, n_msgs, message, window)
+        t0 = time.monotonic()
+        while w.base < n_msgs:
+            w.fill()
+            events = self.link.read_events(max(0.0, w.last_rx + self.reply_timeout - time.monotonic()))
             if not events:
-                if time.monotonic() - last_rx >= self.reply_timeout:
-                    stats.timeouts += 1
-                    retries += 1
-                    if retries > self.max_retries:
-                        raise DeviceTimeout(
-                            f"the device stopped answering at message {base} of {n_msgs}: no reply in "
-                            f"{retries} x {self.reply_timeout:g} s")
-                    recover_at = None
-                    go_back()
+                w.timed_out()
                 continue
-            damaged = False
             for result, f in events:
-                if result == P.JUNK:
-                    stats.junk_rx += 1
-                    damaged = True
-                    continue
-                if result != P.FRAME:
-                    stats.damaged_rx += 1
-                    damaged = True
-                    continue
-                last_rx = time.monotonic()
-                if f.type == P.ENHANCED:
-                    i = index_of(f.seq)
-                    if i is None or i >= nxt or i < base or i in replies:
-                        stats.duplicate_replies += 1
-                        continue
-                    e = P.decode_enhanced(f.payload)
-                    if e.audio.shape[0] != per or (e.mag is not None) != self.debug:
-                        raise StreamError(f"the reply to message {i} has {e.audio.shape[0]} hops "
-                                          f"(debug {e.mag is not None}); sent {per} (debug {self.debug})")
-                    if e.input_crc != crcs[i]:
-                        raise StreamError(f"the reply to message {i} was computed from other input than "
-                                          f"the host sent (input CRC-32 0x{e.input_crc:08x}, sent "
-                                          f"0x{crcs[i]:08x}): the device's stream state is no longer "
-                                          f"the input's, stopped")
-                    replies[i] = e
-                    frames.pop(i, None)
-                    crcs.pop(i, None)
-                    if recover_at is not None and i >= recover_at:
-                        recover_at = None
-                    elif recover_at is None and i > base:
-                        go_back()     # replies come in order: the one for ``base`` was lost
-                    if i == base:
-                        while base in replies and base < n_msgs:
-                            on_reply(base, replies.pop(base))
-                            base += 1
-                        retries = 0
-                        if on_progress is not None:
-                            on_progress(base * per)
-                elif f.type == P.ERROR:
-                    if f.seq == P.SEQ_NONE or index_of(f.seq) is not None:
-                        device_error(f)
-                elif f.type == P.INFO and f.seq == P.SEQ_NONE:
-                    raise StreamError(f"the device restarted during the stream (at message {base} of {n_msgs})")
-            if damaged and recover_at is None:
-                go_back()     # a reply may have been lost on the way back
-
+                w.event(result, f)
+            w.hand_on(on_reply, on_progress)
         wall = time.monotonic() - t0
-        stats.device_errors = dict(sorted(stats.device_errors.items()))
-        return info, stats, wall
+        w.stats.device_errors = dict(sorted(w.stats.device_errors.items()))
+        return info, w.stats, wall
+
+
+class _Window:
+    """The sending side of one stream: messages in flight, their replies, and recovery.
+
+    Recovery is "go back": every unanswered message in flight is sent again, in order, as round
+    r + 1 (its tag, r mod 16, rides in the AUDIO flags and the device echoes it in the reply or
+    error). A fault that hit a transmission of the latest round makes the host go back at once;
+    one that hit an older round is a consequence of a fault already being recovered, and is
+    ignored. Which transmission a fault hit: a sequence error or reply names it; damage does when
+    the damaged frame's header was intact (the parser hands it over); otherwise the damage came
+    after the last valid frame (its cause), and the host goes back when that was of the latest
+    round, the last transmission before it, or (up) the same as when it last went back for damage
+    (nothing valid reached the device since, so the new damage is in the resend)."""
+
+    def __init__(self, client: StreamClient, n_msgs: int, message, window: int):
+        self.c = client
+        self.n_msgs, self.message, self.window = n_msgs, message, window
+        self.flags = P.FLAG_DEBUG if client.debug else 0
+        self.first = client.first_seq
+        self.stats = LinkStats(messages=n_msgs)
+        self.frames = {}          # message index -> (AUDIO payload, its CRC-32) while unanswered
+        self.replies = {}         # message index -> Enhanced (answered, not yet handed on)
+        self.base = self.nxt = 0  # oldest unanswered message, next message to send
+        self.round = 0            # go-backs so far; the tag is round mod 16
+        self.last_tx = None       # (seq, tag) of the latest AUDIO sent
+        self.boundary = None      # last_tx when the latest round began
+        self.last_cause = None    # (seq, tag) of the AUDIO the latest valid device frame answered
+        self.acted = None         # the cause of the up damage the host last went back for
+        self.in_damage = False    # damaged bytes from the device since the last valid frame
+        self.retries = 0
+        self.last_rx = self.progress_at = time.monotonic()
+        # the longest the stream may go without a reply handed on, answered or not
+        self.patience = (client.max_retries + 1) * client.reply_timeout
+
+    # -- sending ------------------------------------------------------------------------------
+    def seq_of(self, i: int) -> int:
+        return (self.first + i) % P.SEQ_MOD
+
+    def index_of(self, seq: int) -> int | None:
+        """Message index of an AUDIO seq within [base, nxt], else None."""
+        i = self.base + P.seq_behind(self.seq_of(self.base), seq)
+        return i if i <= self.nxt else None
+
+    @property
+    def tag(self) -> int:
+        return (self.round % 16) << P.TAG_SHIFT
+
+    def send(self, i: int) -> None:
+        if i not in self.frames:
+            payload = P.encode_audio(self.message(i))
+            self.frames[i] = (payload, P.crc32(payload))
+        self.c.link.write(P.encode(P.AUDIO, self.seq_of(i), self.frames[i][0], self.flags | self.tag))
+        self.last_tx = (self.seq_of(i), self.tag)
+        self.stats.sent += 1
+
+    def fill(self) -> None:
+        while self.nxt < self.n_msgs and self.nxt - self.base < self.window:
+            self.send(self.nxt)
+            self.nxt += 1
+
+    def go_back(self, start: int = 0) -> None:
+        """Send every unanswered message in flight again (from message ``start`` on, where the device
+        said it has processed those before), as a new round."""
+        todo = [i for i in range(max(self.base, start), self.nxt) if i not in self.replies]
+        if not todo:
+            return
+        stuck = time.monotonic() - self.progress_at
+        if stuck > self.patience:
+            raise StreamError(f"no progress at message {self.base} of {self.n_msgs} in {stuck:.1f} s although the "
+                              f"device answers ({self.stats.retransmitted} messages resent): the link damages "
+                              f"or loses nearly every frame")
+        self.stats.recoveries += 1
+        self.boundary = self.last_tx
+        self.round += 1
+        for i in todo:
+            self.send(i)
+            self.stats.retransmitted += 1
+        self.last_rx = time.monotonic()
+
+    def timed_out(self) -> None:
+        if time.monotonic() - self.last_rx < self.c.reply_timeout:
+            return
+        self.stats.timeouts += 1
+        self.retries += 1
+        if self.retries > self.c.max_retries:
+            raise DeviceTimeout(f"the device stopped answering at message {self.base} of {self.n_msgs}: no reply "
+                                f"in {self.retries} x {self.c.reply_timeout:g} s")
+        self.go_back()
+
+    # -- receiving ----------------------------------------------------------------------------
+    def latest(self, cause) -> bool:
+        """Whether what the device reports about ``cause`` (an AUDIO's (seq, tag), None: none yet)
+        belongs to the latest round: a transmission of it, or bytes after the last one before it."""
+        return cause is None or cause[1] == self.tag or cause == self.boundary
+
+    def event(self, result: int, f) -> None:
+        if result != P.FRAME:
+            self.damaged_rx(result, f)
+            return
+        self.in_damage = False
+        self.last_rx = time.monotonic()
+        if f.type == P.ENHANCED:
+            self.enhanced(f)
+        elif f.type == P.ERROR:
+            if f.seq == P.SEQ_NONE or self.index_of(f.seq) is not None:
+                self.device_error(f)
+        elif f.type == P.INFO and f.seq == P.SEQ_NONE:
+            raise StreamError(f"the device restarted during the stream (at message {self.base} of {self.n_msgs})")
+
+    def damaged_rx(self, result: int, f) -> None:
+        """Damaged bytes from the device: a reply of the latest round may have been lost."""
+        if result == P.JUNK:
+            self.stats.junk_rx += 1
+        else:
+            self.stats.damaged_rx += 1
+        if result == P.BAD_CRC and f.type in (P.ENHANCED, P.ERROR):
+            if f.flags & P.FLAG_TAG_MASK == self.tag:       # its header is intact: it names the round
+                self.go_back()
+        elif not self.in_damage and self.latest(self.last_cause):
+            self.go_back()
+        self.in_damage = True
+
+    def enhanced(self, f) -> None:
+        i = self.index_of(f.seq)
+        cause = (f.seq, f.flags & P.FLAG_TAG_MASK)
+        if i is None or i >= self.nxt or i < self.base:
+            self.stats.duplicate_replies += 1
+            return
+        self.last_cause = cause
+        if i in self.replies:
+            self.stats.duplicate_replies += 1
+        else:
+            e = self.decode(i, f.payload)
+            self.replies[i] = e
+            self.frames.pop(i, None)
+        if i > self.base and self.base not in self.replies and cause[1] == self.tag:
+            self.go_back()         # replies come in order: the latest round's answer to ``base`` was lost
+
+    def decode(self, i: int, payload: bytes) -> P.Enhanced:
+        e = P.decode_enhanced(payload)
+        per = self.c.hops_per_message
+        if e.audio.shape[0] != per or (e.mag is not None) != self.c.debug:
+            raise StreamError(f"the reply to message {i} has {e.audio.shape[0]} hops "
+                              f"(debug {e.mag is not None}); sent {per} (debug {self.c.debug})")
+        sent = self.frames[i][1]
+        if e.input_crc != sent:
+            raise StreamError(f"the reply to message {i} was computed from other input than the host sent "
+                              f"(input CRC-32 0x{e.input_crc:08x}, sent 0x{sent:08x}): the device's stream "
+                              f"state is no longer the input's, stopped")
+        return e
+
+    def device_error(self, f) -> None:
+        code, detail, text = P.decode_error(f.payload)
+        name = P.ERROR_NAMES.get(code, f"code {code}")
+        self.stats.device_errors[name] = self.stats.device_errors.get(name, 0) + 1
+        tag = f.flags & P.FLAG_TAG_MASK
+        if code in (P.E_CRC, P.E_TIMEOUT):
+            if f.seq != P.SEQ_NONE:     # the damaged AUDIO's header was intact: it names the transmission
+                if tag == self.tag:
+                    self.go_back()
+                return
+            # damage after AUDIO (detail, tag); detail SEQ_NONE: before any AUDIO of this stream
+            cause = None if detail == P.SEQ_NONE else (detail, tag)
+            if self.latest(cause) or cause == self.acted:
+                self.acted = cause
+                self.go_back()
+        elif code == P.E_SEQ:
+            i = self.index_of(detail)
+            if i is None or i < self.base:
+                raise StreamError(f"the device expects AUDIO seq {detail} but the host is at message {self.base} "
+                                  f"(seq {self.seq_of(self.base)}): the device lost the stream (was it reset by "
+                                  f"someone else?)")
+            self.last_cause = (f.seq, tag)
+            if i < self.nxt and tag == self.tag:
+                self.go_back(i)    # a message of the latest round did not arrive: send again at once
+        elif code == P.E_NET:
+            raise StreamError(f"the device's network failed at message {self.index_of(f.seq)}: {text}")
+        else:
+            raise StreamError(f"the device rejected a message: {name} (detail {detail}): {text}")
+
+    def hand_on(self, on_reply, on_progress) -> None:
+        """Hand the replies that are next in order on."""
+        if self.base not in self.replies:
+            return
+        while self.base in self.replies and self.base < self.n_msgs:
+            on_reply(self.base, self.replies.pop(self.base))
+            self.base += 1
+        self.retries = 0
+        self.progress_at = time.monotonic()
+        if on_progress is not None:
+            on_progress(self.base * self.c.hops_per_message)

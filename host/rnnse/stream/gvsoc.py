@@ -862,8 +862,8 @@ def _read_ready(port, bridge: Bridge, sim: Simulation, deadline: float) -> P.Inf
                                  f"{bridge.error or f'exit status {bridge.exit_status}'}; log:\n{sim.log()}")
             time.sleep(0.005)
             continue
-        for _, frame in rx.feed(data):
-            if frame is None:
+        for result, frame in rx.feed(data):
+            if result != P.FRAME:
                 continue
             if frame.type == P.INFO:
                 return P.decode_info(frame.payload)

@@ -38,6 +38,8 @@ HELLO, INFO, AUDIO, ENHANCED, ERROR, RESET, BYE = 1, 2, 3, 4, 5, 6, 7
 TYPE_NAMES = {HELLO: "HELLO", INFO: "INFO", AUDIO: "AUDIO", ENHANCED: "ENHANCED", ERROR: "ERROR",
               RESET: "RESET", BYE: "BYE"}
 FLAG_DEBUG = 0x01
+FLAG_TAG_MASK = 0xF0      # AUDIO: the host's recovery round (mod 16), echoed in the answer's flags
+TAG_SHIFT = 4
 
 # error codes
 E_CRC, E_TIMEOUT, E_LENGTH, E_TYPE, E_SEQ, E_VERSION, E_NET, E_FLAGS = 1, 2, 3, 4, 5, 6, 7, 8
@@ -116,7 +118,8 @@ def _find_sync(buf) -> int:
 
 
 def parse(buf) -> tuple[int, int, Frame | None]:
-    """(result, consumed, frame) for the bytes at the front of ``buf``; mirrors proto_parse()."""
+    """(result, consumed, frame) for the bytes at the front of ``buf``; mirrors proto_parse(). With
+    BAD_CRC, ``frame`` is the damaged frame's header (its CRC-16 held) with an empty payload."""
     skip = _find_sync(buf)
     if skip > 0:
         return JUNK, skip, None
@@ -130,7 +133,7 @@ def parse(buf) -> tuple[int, int, Frame | None]:
     if n < body + TRAILER_BYTES:
         return NEED_MORE, 0, None
     if crc32(bytes(buf[:body])) != struct.unpack_from("<I", buf, body)[0]:
-        return BAD_CRC, 1, None
+        return BAD_CRC, 1, Frame(type_, flags, seq, b"")      # the header (CRC-16 intact), no payload
     return FRAME, body + TRAILER_BYTES, Frame(type_, flags, seq, bytes(buf[HEADER_BYTES:body]))
 
 

@@ -180,7 +180,7 @@ def _read_ready(port, proc: subprocess.Popen, deadline: float) -> P.Info:
             time.sleep(0.005)
             continue
         for result, frame in rx.feed(data):
-            if frame is None:
+            if result != P.FRAME:
                 continue
             if frame.type == P.INFO:
                 return P.decode_info(frame.payload)
