@@ -347,6 +347,45 @@ def test_disconnect_mid_stream_is_reported_and_the_app_serves_on(direction, faul
     assert fault_app["proc"].poll() is None
 
 
+def _eof_within(sock, limit):
+    """Seconds until the peer closes ``sock`` (what it sends is dropped); fails after ``limit`` s."""
+    t0 = time.monotonic()
+    sock.settimeout(limit)
+    while sock.recv(65536):
+        assert time.monotonic() - t0 < limit, "the app kept the connection open"
+    return time.monotonic() - t0
+
+
+def test_an_idle_connection_is_dropped_and_the_next_client_served(build):
+    with start_host_app(build(None), idle_timeout_s=1) as (proc, port):
+        t0 = time.monotonic()
+        idle = socket.create_connection(("127.0.0.1", port))          # says nothing
+        ser, c = connect(port, reply_timeout=5.0)                       # waits in the backlog
+        assert c.hello().model == "passthrough"                         # once the idle one is dropped
+        assert 0.8 <= time.monotonic() - t0 <= 3.0
+        _eof_within(idle, 1.0)
+        np.testing.assert_array_equal(R.aligned(c.stream(padded(speech_like(1000, 1))).audio, 1000),
+                                      speech_like(1000, 1))
+        ser.close()
+        idle.close()
+        assert proc.poll() is None
+
+
+@pytest.mark.parametrize("once", [False, True])
+def test_bye_ends_the_connection_not_the_server_unless_once(once, build):
+    with start_host_app(build(None), once=once) as (proc, port):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(P.encode(P.BYE, 5))
+        assert _eof_within(sock, 3.0) < 3.0        # answered (INFO), then the connection ends
+        sock.close()
+        if once:
+            assert proc.wait(timeout=5) == 0
+            return
+        ser, c = connect(port)
+        assert c.hello().model == "passthrough" and proc.poll() is None
+        ser.close()
+
+
 def test_device_restart_or_lost_state_is_an_error_not_wrong_audio(fault_app):
     i, e = down_sizes(fault_app["info"])
     boot = P.encode(P.INFO, P.SEQ_NONE, P.encode_info(fault_app["info"]))

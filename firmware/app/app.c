@@ -11,6 +11,7 @@ int app_init(app_t *app, const app_io_t *io, const char *target, int ncores, int
     app->ncores = ncores;
     app->counter_kind = counter_kind;
     app->frame_timeout_ms = 200;
+    app->idle_timeout_ms = -1;
     int rc = app_net_init(ncores);
     app_reset(app);
     return rc;
@@ -117,18 +118,20 @@ int app_serve(app_t *app)
     app->hit_seq = PROTO_SEQ_NONE;
     app_send_info(app, PROTO_SEQ_NONE);
     while (!app->quit && !app->closed) {
-        int timeout = app->rx_len ? app->frame_timeout_ms : -1;
+        int idle = app->rx_len == 0;
+        int timeout = idle ? app->idle_timeout_ms : app->frame_timeout_ms;
         int n = app->io->read(app->io->ctx, app->rx + app->rx_len,
                               (int)(sizeof(app->rx) - app->rx_len), timeout);
         if (n < 0)
-            return 0;
+            return APP_CLOSED;
         if (n == 0) {
-            if (app->rx_len > 0)    /* a frame started but the rest never came */
-                parse_rx(app, 1);
+            if (idle)               /* nothing at all for the idle time-out */
+                return APP_IDLE;
+            parse_rx(app, 1);       /* a frame started but the rest never came */
             continue;
         }
         app->rx_len += (size_t)n;
         parse_rx(app, 0);
     }
-    return app->quit ? 1 : 0;
+    return app->quit ? APP_BYE : APP_CLOSED;
 }

@@ -56,6 +56,7 @@ typedef struct app {
     int ncores;
     int counter_kind;
     int frame_timeout_ms;       /* an incomplete frame is dropped after this much silence */
+    int idle_timeout_ms;        /* app_serve returns APP_IDLE after this much silence (< 0: never) */
     uint16_t expected_seq;      /* next AUDIO seq to process */
     uint16_t last_seq;          /* seq and tag of the last AUDIO received (PROTO_SEQ_NONE: none since */
     uint8_t last_tag;           /* the reset), named by damage reports */
@@ -78,7 +79,9 @@ typedef struct app {
 int app_init(app_t *app, const app_io_t *io, const char *target, int ncores, int counter_kind);
 /* clear network, signal chain, sequence state and cached replies (not the statistics) */
 void app_reset(app_t *app);
-/* announce readiness (unsolicited INFO) and serve: returns 0 when the stream closed, 1 after BYE */
+enum { APP_CLOSED = 0, APP_BYE = 1, APP_IDLE = 2 };
+/* announce readiness (unsolicited INFO) and serve: returns APP_CLOSED when the stream closed,
+ * APP_BYE after BYE, APP_IDLE when nothing arrived for idle_timeout_ms */
 int app_serve(app_t *app);
 /* handle one parsed frame */
 void app_handle_frame(app_t *app, const proto_frame_t *f);

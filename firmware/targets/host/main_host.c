@@ -4,11 +4,12 @@
  *
  *   rnnse_app --port N [options]   listen on 127.0.0.1:N (0: pick a free port); prints
  *                                  "rnnse_app: listening on 127.0.0.1:PORT" on stdout and serves
- *                                  one connection after the other until a BYE
+ *                                  one connection after the other (a BYE ends its connection)
  *   rnnse_app --stdio [options]    protocol on stdin/stdout (messages on stderr)
  * options:
  *   --cores C              cores of the network's team (threads; default 1)
  *   --once                 TCP: exit when the first connection ends
+ *   --idle-timeout-s S     TCP: drop a connection that sends nothing for S s (default 30; 0: never)
  *   --frame-timeout-ms T   drop an incomplete frame after T ms without bytes (default 200)
  *   --exit-with-parent     exit when the process that started this one dies (Linux)
  */
@@ -106,9 +107,34 @@ static int listen_loopback(int port)
     return s;
 }
 
-/* Serve connections one after the other; returns when BYE was received (or after one with once). */
-static int serve_tcp(int port, int once)
+typedef struct tcp_opts {
+    int port;
+    int once;           /* exit when the first connection ends */
+    int idle_ms;        /* drop a connection silent this long (< 0: never) */
+} tcp_opts_t;
+
+static void serve_connection(int c, int idle_ms)
 {
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* a peer that stops reading must not block the device forever */
+    struct timeval tv = {5, 0};
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    fd_pair_t fds = {c, c};
+    app_io_t io = {&fds, fd_read, fd_write};
+    app.io = &io;
+    app.idle_timeout_ms = idle_ms;
+    app_reset(&app);
+    if (app_serve(&app) == APP_IDLE)
+        fprintf(stderr, "rnnse_app: connection idle for %d ms, dropped\n", idle_ms);
+    close(c);
+}
+
+/* Serve connections one after the other, each until it closes, sends BYE or stays idle; forever,
+ * or until the first one ends with once. */
+static int serve_tcp(const tcp_opts_t *o)
+{
+    int port = o->port;
     int s = listen_loopback(port);
     if (s < 0) {
         fprintf(stderr, "rnnse_app: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
@@ -122,18 +148,8 @@ static int serve_tcp(int port, int once)
             fprintf(stderr, "rnnse_app: accept failed: %s\n", strerror(errno));
             return 1;
         }
-        int one = 1;
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        /* a peer that stops reading must not block the device forever */
-        struct timeval tv = {5, 0};
-        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        fd_pair_t fds = {c, c};
-        app_io_t io = {&fds, fd_read, fd_write};
-        app.io = &io;
-        app_reset(&app);
-        int bye = app_serve(&app);
-        close(c);
-        if (bye || once)
+        serve_connection(c, o->idle_ms);
+        if (o->once)
             break;
     }
     close(s);
@@ -142,19 +158,21 @@ static int serve_tcp(int port, int once)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rnnse_app (--port N | --stdio) [--cores C] [--once] [--frame-timeout-ms T] "
-                    "[--exit-with-parent]\n");
+    fprintf(stderr, "usage: rnnse_app (--port N | --stdio) [--cores C] [--once] [--idle-timeout-s S] "
+                    "[--frame-timeout-ms T] [--exit-with-parent]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int port = -1, use_stdio = 0, cores = 1, once = 0, frame_timeout = 200;
+    int port = -1, use_stdio = 0, cores = 1, once = 0, frame_timeout = 200, idle_s = 30;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--port") && i + 1 < argc)
             port = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
             cores = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--idle-timeout-s") && i + 1 < argc)
+            idle_s = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frame-timeout-ms") && i + 1 < argc)
             frame_timeout = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--stdio"))
@@ -171,7 +189,7 @@ int main(int argc, char **argv)
             usage();
     }
     if ((port < 0) == !use_stdio || port > 65535 || cores < 1 || cores > PLAT_MAX_CORES ||
-        frame_timeout < 1 || frame_timeout > 60000)
+        frame_timeout < 1 || frame_timeout > 60000 || idle_s < 0 || idle_s > 86400)
         usage();
     signal(SIGPIPE, SIG_IGN);
     static fd_pair_t std_fds = {0, 1};
@@ -186,5 +204,6 @@ int main(int argc, char **argv)
         app_serve(&app);
         return 0;
     }
-    return serve_tcp(port, once);
+    const tcp_opts_t tcp = {port, once, idle_s > 0 ? idle_s * 1000 : -1};
+    return serve_tcp(&tcp);
 }

@@ -49,5 +49,5 @@ int main(void)
         app_send_error(&app, PROTO_SEQ_NONE, PROTO_E_NET, 0, app_net_strerror(rc));
         return VIRT_EXIT_NET;
     }
-    return app_serve(&app) == 1 ? 0 : VIRT_EXIT_CLOSED;
+    return app_serve(&app) == APP_BYE ? 0 : VIRT_EXIT_CLOSED;
 }

@@ -68,11 +68,18 @@ def parse_serial(spec: str) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def start_host_app(exe: str, cores: int = 1, frame_timeout_ms: int | None = None):
-    """Start ``rnnse_app --port 0`` and yield (process, port number); stops it on exit."""
+def start_host_app(exe: str, cores: int = 1, frame_timeout_ms: int | None = None, idle_timeout_s: int | None = None,
+                   once: bool = False):
+    """Start ``rnnse_app --port 0`` and yield (process, port number); stops it on exit. The app
+    serves one connection after the other (a BYE or ``idle_timeout_s`` of silence, 30 s unless
+    given, ends a connection), or only the first with ``once``."""
     cmd = [exe, "--port", "0", "--exit-with-parent", "--cores", str(cores)]
     if frame_timeout_ms is not None:
         cmd += ["--frame-timeout-ms", str(int(frame_timeout_ms))]
+    if idle_timeout_s is not None:
+        cmd += ["--idle-timeout-s", str(int(idle_timeout_s))]
+    if once:
+        cmd.append("--once")
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
