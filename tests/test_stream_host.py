@@ -441,6 +441,102 @@ def test_a_frame_hidden_in_the_audio_never_yields_audio_of_other_input(fault_app
     assert not np.array_equal(clean, fault_app["clean"])      # the crafted input is streamed as it is
 
 
+# ---- malformed replies behind valid CRCs ----------------------------------------------------------
+
+FAKE_INFO = P.Info(P.VERSION, 100, 16000, 257, 1, 8, "ns", 4, 4096, 0, 0, 0, 8, "fake", "none", "host")
+
+
+def _info(**kw):
+    import dataclasses
+
+    return P.encode_info(dataclasses.replace(FAKE_INFO, **kw))
+
+
+def _enhanced(f, costs=4):
+    hops = len(f.payload) // 200
+    return P.encode_enhanced(P.Enhanced(np.zeros((hops, 100), np.int16), np.zeros((hops, costs), np.uint32),
+                                        input_crc=P.crc32(f.payload)))
+
+
+# kind: (type of the request answered badly, reply type, reply payload of that request)
+MALFORMED = {
+    "info-short": (P.HELLO, P.INFO, lambda f: _info()[:10]),
+    "info-string-overrun": (P.HELLO, P.INFO, lambda f: _info()[:27]),
+    "info-extra-bytes": (P.RESET, P.INFO, lambda f: _info() + b"\x00"),
+    "info-cost-names": (P.HELLO, P.INFO, lambda f: _info(fixed_costs=["total"])),
+    "error-short": (P.HELLO, P.ERROR, lambda f: b"\x01"),
+    "enhanced-short": (P.AUDIO, P.ENHANCED, lambda f: b"\x01\x04\x00"),
+    "enhanced-length": (P.AUDIO, P.ENHANCED, lambda f: _enhanced(f)[:-2]),
+    "enhanced-no-hops": (P.AUDIO, P.ENHANCED, lambda f: bytes(8)),
+    "enhanced-cost-entries": (P.AUDIO, P.ENHANCED, lambda f: _enhanced(f, costs=5)),
+    "error-short-mid-stream": (P.AUDIO, P.ERROR, lambda f: b"\x01\x00"),
+}
+
+
+@contextlib.contextmanager
+def fake_device(kind):
+    """A device on a loopback port that answers correctly except for one kind of malformed reply."""
+    bad_type, reply_type, payload_of = MALFORMED[kind]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        rx = P.Receiver()
+        with conn, contextlib.suppress(OSError):        # the client may hang up at any point
+            while data := conn.recv(65536):
+                for r, f in rx.feed(data):
+                    if r != P.FRAME:
+                        continue
+                    tag = f.flags & P.FLAG_TAG_MASK
+                    if f.type == bad_type:
+                        seq = P.SEQ_NONE if reply_type == P.ERROR and f.type == P.AUDIO else f.seq
+                        conn.sendall(P.encode(reply_type, seq, payload_of(f), tag))
+                    elif f.type == P.AUDIO:
+                        conn.sendall(P.encode(P.ENHANCED, f.seq, _enhanced(f), tag))
+                    else:
+                        conn.sendall(P.encode(P.INFO, f.seq, _info()))
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        srv.close()
+        t.join(5)
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_replies_are_a_stream_error(kind):
+    with fake_device(kind) as port:
+        ser, c = connect(port, reply_timeout=1.0, max_retries=1)
+        with pytest.raises(StreamError) as e:
+            c.hello()
+            c.stream(np.zeros(1000, np.int16))
+        ser.close()
+    assert not isinstance(e.value, DeviceTimeout) and "\n" not in str(e.value), str(e.value)
+    assert "malformed" in str(e.value) or "cost entries" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["info-short", "enhanced-length", "error-short-mid-stream"])
+def test_enhance_cli_reports_a_malformed_reply_on_one_line(kind, tmp_path, capsys):
+    from rnnse.audio import from_pcm16, save_wav
+    from rnnse.cli import main
+
+    wav = tmp_path / "in.wav"
+    save_wav(wav, from_pcm16(speech_like(3000, 1)))
+    with fake_device(kind) as port:
+        rc = main(["enhance", str(wav), "-o", str(tmp_path / "out.wav"), "--target", f"socket://127.0.0.1:{port}",
+                   "--timeout", "1", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "malformed" in err[-1] and "Traceback" not in "\n".join(err), err
+    assert not (tmp_path / "out.wav").exists()
+
+
 # ---- the command line ------------------------------------------------------------------------
 
 def test_enhance_cli(small_models, tmp_path, capsys):

@@ -83,6 +83,14 @@ def _no_delay(fd: int) -> None:
         s.close()
 
 
+def decoded(decode, payload: bytes, what: str):
+    """``decode(payload)``; a payload that does not make sense (behind a valid CRC) is a StreamError."""
+    try:
+        return decode(payload)
+    except P.ProtocolError as exc:
+        raise StreamError(f"malformed {what} from the device: {exc}") from None
+
+
 class Link:
     """Frames over a pyserial port with bounded reads."""
 
@@ -183,11 +191,11 @@ class StreamClient:
                     if result != P.FRAME or f.seq != seq:
                         continue        # damage, stale replies, unsolicited INFO: not ours
                     if f.type == P.INFO:
-                        info = P.decode_info(f.payload)
+                        info = decoded(P.decode_info, f.payload, f"INFO answering {name}")
                         self._check_info(info)
                         return info
                     if f.type == P.ERROR:
-                        code, detail, text = P.decode_error(f.payload)
+                        code, detail, text = decoded(P.decode_error, f.payload, f"ERROR answering {name}")
                         if code == P.E_VERSION:
                             raise StreamError(f"the device speaks protocol version {detail}, this host "
                                               f"version {P.VERSION}")
@@ -205,6 +213,12 @@ class StreamClient:
                               f"{info.sample_rate} Hz) is not rnnse's (hop {P.HOP}, {P.N_BINS} bins, 16000 Hz)")
         if info.replay_depth < 1:
             raise StreamError("the device keeps no replies (replay depth 0)")
+        if info.max_hops < 1:
+            raise StreamError(f"the device takes {info.max_hops} hops per AUDIO message")
+        missing = {"total", "dsp", "network", "busiest"} - set(info.fixed_costs)
+        if missing or info.n_costs < len(info.fixed_costs):
+            raise StreamError(f"the device's INFO names the cost entries {info.fixed_costs} (lacking "
+                              f"{sorted(missing) or 'none'}) for {info.n_costs} entries per hop")
 
     def hello(self) -> P.Info:
         """Check the device (protocol version, signal chain); returns its INFO."""
@@ -260,6 +274,9 @@ class StreamClient:
         int16), asked once per message and in order; ``on_reply(i, enhanced)`` receives the
         device's replies in order, each once. Returns (info, link stats, wall seconds)."""
         info = self.reset(self.first_seq)
+        if self.hops_per_message > info.max_hops:
+            raise StreamError(f"the device takes at most {info.max_hops} hops per message, asked for "
+                              f"{self.hops_per_message}")
         window = min(self.window or info.replay_depth, info.replay_depth)
         w = _Window(self, n_msgs, message, window)
         t0 = time.monotonic()
@@ -415,11 +432,14 @@ class _Window:
             self.go_back()         # replies come in order: the latest round's answer to ``base`` was lost
 
     def decode(self, i: int, payload: bytes) -> P.Enhanced:
-        e = P.decode_enhanced(payload)
+        e = decoded(P.decode_enhanced, payload, f"ENHANCED answering message {i}")
         per = self.c.hops_per_message
         if e.audio.shape[0] != per or (e.mag is not None) != self.c.debug:
             raise StreamError(f"the reply to message {i} has {e.audio.shape[0]} hops "
                               f"(debug {e.mag is not None}); sent {per} (debug {self.c.debug})")
+        if e.costs.shape[1] != self.c.info.n_costs:
+            raise StreamError(f"the reply to message {i} has {e.costs.shape[1]} cost entries per hop, the "
+                              f"device's INFO said {self.c.info.n_costs}")
         sent = self.frames[i][1]
         if e.input_crc != sent:
             raise StreamError(f"the reply to message {i} was computed from other input than the host sent "
@@ -428,7 +448,7 @@ class _Window:
         return e
 
     def device_error(self, f) -> None:
-        code, detail, text = P.decode_error(f.payload)
+        code, detail, text = decoded(P.decode_error, f.payload, "ERROR")
         name = P.ERROR_NAMES.get(code, f"code {code}")
         self.stats.device_errors[name] = self.stats.device_errors.get(name, 0) + 1
         tag = f.flags & P.FLAG_TAG_MASK

@@ -866,9 +866,9 @@ def _read_ready(port, bridge: Bridge, sim: Simulation, deadline: float) -> P.Inf
             if result != P.FRAME:
                 continue
             if frame.type == P.INFO:
-                return P.decode_info(frame.payload)
+                return _decoded(P.decode_info, frame.payload)
             if frame.type == P.ERROR:
-                code, _, text = P.decode_error(frame.payload)
+                code, _, text = _decoded(P.decode_error, frame.payload)
                 raise GvsocError(f"the firmware could not start: {P.ERROR_NAMES.get(code, code)}: {text}")
     raise GvsocError(f"the firmware did not announce itself within {START_TIMEOUT:g} s")
 
@@ -891,3 +891,11 @@ def launch(qmodel_path=None, cores: int = MAX_CORES, progress: bool = False):
         finally:
             with contextlib.suppress(Exception):
                 ser.close()
+
+
+def _decoded(decode, payload: bytes):
+    """A start-up message's payload; one that does not make sense (behind a valid CRC) is a GvsocError."""
+    try:
+        return decode(payload)
+    except P.ProtocolError as exc:
+        raise GvsocError(f"the firmware's start-up message is malformed: {exc}") from None

@@ -183,9 +183,9 @@ def _read_ready(port, proc: subprocess.Popen, deadline: float) -> P.Info:
             if result != P.FRAME:
                 continue
             if frame.type == P.INFO:
-                return P.decode_info(frame.payload)
+                return _decoded(P.decode_info, frame.payload)
             if frame.type == P.ERROR:
-                code, _, text = P.decode_error(frame.payload)
+                code, _, text = _decoded(P.decode_error, frame.payload)
                 raise VirtError(f"the firmware could not start: {P.ERROR_NAMES.get(code, code)}: {text}")
     raise VirtError("the firmware did not announce itself within "
                     f"{START_TIMEOUT:g} s of QEMU starting")
@@ -294,3 +294,11 @@ def launch(qmodel_path=None, cores: int = MAX_CORES, icount: bool = False, *, pr
     elf = build(qmodel_path, progress=progress)
     with start(elf, cores=cores, icount=icount) as machine:
         yield machine.port
+
+
+def _decoded(decode, payload: bytes):
+    """A start-up message's payload; one that does not make sense (behind a valid CRC) is a VirtError."""
+    try:
+        return decode(payload)
+    except P.ProtocolError as exc:
+        raise VirtError(f"the firmware's start-up message is malformed: {exc}") from None
