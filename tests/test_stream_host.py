@@ -244,6 +244,15 @@ def test_a_damaged_resend_is_answered_at_once(direction, window, fault_app):
         assert r.stats.device_errors["damaged frame"] == 3, r.stats
 
 
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_a_damaged_control_message_is_sent_again_at_once(direction, fault_app):
+    hit = {direction: [Hit(None, times=2, type=P.RESET if direction == "up" else P.INFO)]}
+    t0 = time.monotonic()
+    r = stream_through(fault_app, reply_timeout=2.0, **hit)
+    np.testing.assert_array_equal(r.audio, fault_app["clean"])
+    assert time.monotonic() - t0 < 1.5          # not a single 2 s reply time-out
+
+
 @pytest.mark.parametrize("hops", [1, 8])
 def test_continuous_bit_errors_are_recovered(hops, fault_app):
     ber = 1e-4 if hops == 1 else 2e-5
@@ -785,3 +794,19 @@ def test_enhance_cli_memory_does_not_grow_with_the_input(small_models, tmp_path)
     short = _peak_rss_mb(["enhance", str(tmp_path / "short.wav"), "-o", str(tmp_path / "a.wav"), *common])
     long = _peak_rss_mb(["enhance", str(tmp_path / "long.wav"), "-o", str(tmp_path / "b.wav"), *common])
     assert long - short < 8, f"peak memory {short:.1f} MB for 1 s of audio, {long:.1f} MB for 120 s"
+
+
+def test_fault_benchmark_rows():
+    """rnnse bench faults on a 1 s clip (passthrough build, short time-outs): every row either gives
+    the fault-free output or ends in an error within the bound; never another output."""
+    from rnnse.bench.faults import CASES, measure, table
+
+    rows = measure(None, padded(speech_like(16000, 5)), timeout=0.3, retries=2, hops=(1,))
+    assert [r["case"] for r in rows] == ["fault-free"] + [c[0] for c in CASES]
+    for r in rows:
+        assert r["identical"] or r["error"], r
+        assert r["wall_s"] < 3 * 0.3 + 2.0 or r["identical"], r
+    by = {r["case"]: r for r in rows}
+    for case in ("5% duplicated frames", "5% reordered frames", "garbage before 5% of frames"):
+        assert by[case]["identical"], by[case]
+    assert by["BER 1e-2 both ways"]["met"] and "DIFFERS" not in table(rows)

@@ -44,7 +44,7 @@ static void drop_rx(app_t *app, size_t n)
 
 /* One ERROR for the damage seen since the last valid frame (app->nak_pending: its code), naming the
  * last AUDIO received before it in detail (the host tells from it whether the damage hit its latest
- * resend) and, where a damaged AUDIO's header was intact, that AUDIO as seq and flags (its tag);
+ * resend) and, where a damaged AUDIO's header was intact, the last such AUDIO as seq and flags (its tag);
  * otherwise seq PROTO_SEQ_NONE and flags the tag of the AUDIO named in detail. */
 static void report_damage(app_t *app)
 {
@@ -96,7 +96,7 @@ static void parse_rx(app_t *app, int stale)
                 app->stats.bad_header++;
             } else {
                 app->stats.bad_crc++;
-                if (f.type == PROTO_AUDIO && f.seq != PROTO_SEQ_NONE) {
+                if (f.type == PROTO_AUDIO && f.seq != PROTO_SEQ_NONE) {    /* the latest one is named */
                     app->hit_seq = f.seq;
                     app->hit_tag = (uint8_t)(f.flags & PROTO_FLAG_TAG_MASK);
                 }

@@ -34,7 +34,8 @@ COMMANDS = [
      "(GVSoC's hyperflash, or a GAP9 board through its SDK)"),
     ("enhance", "rnnse.stream.cli",
      "enhance a wav file on the firmware (host build, QEMU virt or a device on a serial port)"),
-    ("bench", "rnnse.bench", "run a benchmark (prints a table, writes JSON): gvsoc, kernels, stream, virt"),
+    ("bench", "rnnse.bench", "run a benchmark (prints a table, writes JSON): faults, gvsoc, kernels, stream, "
+     "virt"),
     ("report", "rnnse.report", "write models/REPORT.md from the models' eval.json and ablation.json"),
 ]
 COMMAND_MODULES = list(dict.fromkeys(module for _, module, _ in COMMANDS))

@@ -44,8 +44,8 @@ def register(sub) -> None:
     p.add_argument("--window", type=int_within(1),
                    help="AUDIO messages in flight (default: the device's reply cache)")
     p.add_argument("--timeout", type=number_within(0, MAX_TIMEOUT_S, low_included=False),
-                   help=f"seconds to wait for a reply, > 0 and at most {MAX_TIMEOUT_S} (default 2; 20 for "
-                        "virt and serial targets)")
+                   help=f"seconds to wait for a reply, > 0 and at most {MAX_TIMEOUT_S} (default 1 on host; 20 "
+                        "for virt and serial targets)")
     p.add_argument("--retries", type=int_within(0), default=5,
                    help="retries without progress before giving up (default 5)")
     p.add_argument("--icount", action=argparse.BooleanOptionalAction, default=None,
@@ -152,7 +152,7 @@ def _enhance(args, reader, out) -> int:
         except UserError:
             if local:
                 raise
-    timeout = args.timeout or (2.0 if args.target == "host" else 20.0)
+    timeout = args.timeout or (1.0 if args.target == "host" else 20.0)
     icount = args.icount if args.icount is not None else args.target == "virt"
     if args.target == "pmsis-file":
         x = reader.signal() if x is None else x

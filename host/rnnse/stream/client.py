@@ -23,6 +23,9 @@ import numpy as np
 from . import protocol as P
 
 
+CONTROL_EARLY_RESENDS = 16     # control messages sent again at once on damage, at most
+
+
 class StreamError(RuntimeError):
     """The stream cannot go on (the device failed, restarted or lost its state)."""
 
@@ -179,30 +182,49 @@ class StreamClient:
 
     # -- control messages ---------------------------------------------------------------------
     def _control(self, type_: int, payload: bytes = b"") -> P.Info:
-        """Send a control message and wait for the INFO that answers it (same seq)."""
+        """Send a control message and wait for the INFO that answers it (same seq). It is sent again
+        after ``reply_timeout`` s without an answer, and at once when damage shows that the message
+        or its answer may have been lost; (max_retries + 1) x reply_timeout s in all."""
         name = P.TYPE_NAMES[type_]
-        for attempt in range(self.max_retries + 1):
+        end = time.monotonic() + (self.max_retries + 1) * self.reply_timeout
+        attempts = 0
+        while (left := end - time.monotonic()) > 0:
+            attempts += 1
             self._ctl_seq = P.seq_next(self._ctl_seq)
             seq = self._ctl_seq
             self.link.write(P.encode(type_, seq, payload))
-            deadline = time.monotonic() + self.reply_timeout
-            while (left := deadline - time.monotonic()) > 0:
-                for result, f in self.link.read_events(left):
-                    if result != P.FRAME or f.seq != seq:
-                        continue        # damage, stale replies, unsolicited INFO: not ours
-                    if f.type == P.INFO:
-                        info = decoded(P.decode_info, f.payload, f"INFO answering {name}")
-                        self._check_info(info)
-                        return info
-                    if f.type == P.ERROR:
-                        code, detail, text = decoded(P.decode_error, f.payload, f"ERROR answering {name}")
-                        if code == P.E_VERSION:
-                            raise StreamError(f"the device speaks protocol version {detail}, this host "
-                                              f"version {P.VERSION}")
-                        raise StreamError(f"the device refused {name}: {P.ERROR_NAMES.get(code, code)} "
-                                          f"({text})")
-        raise DeviceTimeout(f"no answer to {name} after {self.max_retries + 1} attempts of "
-                            f"{self.reply_timeout:g} s: is the device running and on this port?")
+            early = attempts <= CONTROL_EARLY_RESENDS       # beyond: a link this bad is not flooded
+            info = self._await_control(name, seq, min(left, self.reply_timeout), early)
+            if info is not None:
+                return info
+        raise DeviceTimeout(f"no answer to {name} after {attempts} attempts in "
+                            f"{(self.max_retries + 1) * self.reply_timeout:g} s: is the device running and on "
+                            f"this port?")
+
+    def _await_control(self, name: str, seq: int, wait: float, early: bool) -> P.Info | None:
+        """The INFO answering control message ``seq``; None after ``wait`` s, or on damage if ``early``."""
+        deadline = time.monotonic() + wait
+        damaged = False     # the message or its answer may be lost: send it again
+        while not (damaged and early) and (left := deadline - time.monotonic()) > 0:
+            for result, f in self.link.read_events(left):
+                if result != P.FRAME:
+                    damaged = True
+                    continue
+                if f.type == P.ERROR and f.seq == P.SEQ_NONE:
+                    damaged |= decoded(P.decode_error, f.payload, "ERROR")[0] in (P.E_CRC, P.E_TIMEOUT)
+                if f.seq != seq:
+                    continue            # stale replies, unsolicited INFO: not ours
+                if f.type == P.INFO:
+                    info = decoded(P.decode_info, f.payload, f"INFO answering {name}")
+                    self._check_info(info)
+                    return info
+                if f.type == P.ERROR:
+                    code, detail, text = decoded(P.decode_error, f.payload, f"ERROR answering {name}")
+                    if code == P.E_VERSION:
+                        raise StreamError(f"the device speaks protocol version {detail}, this host "
+                                          f"version {P.VERSION}")
+                    raise StreamError(f"the device refused {name}: {P.ERROR_NAMES.get(code, code)} ({text})")
+        return None
 
     @staticmethod
     def _check_info(info: P.Info) -> None:
@@ -282,9 +304,9 @@ class StreamClient:
         t0 = time.monotonic()
         while w.base < n_msgs:
             w.fill()
-            events = self.link.read_events(max(0.0, w.last_rx + self.reply_timeout - time.monotonic()))
+            events = self.link.read_events(max(0.0, w.next_deadline() - time.monotonic()))
             if not events:
-                w.timed_out()
+                w.quiet()
                 continue
             for result, f in events:
                 w.event(result, f)
@@ -322,6 +344,8 @@ class _Window:
         self.last_cause = None    # (seq, tag) of the AUDIO the latest valid device frame answered
         self.acted = None         # the cause of the up damage the host last went back for
         self.in_damage = False    # damaged bytes from the device since the last valid frame
+        self.suspect_at = None    # when damage the host could not attribute was left unanswered
+        self.suspect_wait = client.reply_timeout / 10
         self.retries = 0
         self.last_rx = self.progress_at = time.monotonic()
         # the longest the stream may go without a reply handed on, answered or not
@@ -356,6 +380,7 @@ class _Window:
     def go_back(self, start: int = 0) -> None:
         """Send every unanswered message in flight again (from message ``start`` on, where the device
         said it has processed those before), as a new round."""
+        self.suspect_at = None
         todo = [i for i in range(max(self.base, start), self.nxt) if i not in self.replies]
         if not todo:
             return
@@ -371,6 +396,19 @@ class _Window:
             self.send(i)
             self.stats.retransmitted += 1
         self.last_rx = time.monotonic()
+
+    def next_deadline(self) -> float:
+        """When to act if nothing arrives: the reply time-out, or sooner after unattributed damage."""
+        deadline = self.last_rx + self.c.reply_timeout
+        return deadline if self.suspect_at is None else min(deadline, self.suspect_at + self.suspect_wait)
+
+    def quiet(self) -> None:
+        """Nothing arrived until next_deadline(): damage followed by silence was the answer to the
+        latest round (nothing came after it), so go back; or a reply time-out."""
+        if self.suspect_at is not None and time.monotonic() >= self.suspect_at + self.suspect_wait:
+            self.go_back()
+            return
+        self.timed_out()
 
     def timed_out(self) -> None:
         if time.monotonic() - self.last_rx < self.c.reply_timeout:
@@ -413,11 +451,15 @@ class _Window:
                 self.go_back()
         elif not self.in_damage and self.latest(self.last_cause):
             self.go_back()
+        elif self.suspect_at is None:
+            self.suspect_at = time.monotonic()      # unattributed: go back if nothing follows it
         self.in_damage = True
 
     def enhanced(self, f) -> None:
         i = self.index_of(f.seq)
         cause = (f.seq, f.flags & P.FLAG_TAG_MASK)
+        if cause[1] == self.tag:
+            self.suspect_at = None      # the latest round is answered after the damage
         if i is None or i >= self.nxt or i < self.base:
             self.stats.duplicate_replies += 1
             return

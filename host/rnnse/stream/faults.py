@@ -71,9 +71,9 @@ class Noise:
 
 @dataclasses.dataclass
 class Hit:
-    """Flip a payload bit of the first ``times`` transmissions of the frame of ``type`` with ``seq``
-    (a message and its resends)."""
-    seq: int
+    """Flip a bit of the first ``times`` transmissions of the frame of ``type`` with ``seq`` (a message
+    and its resends; None: any seq), in the middle of its payload (its CRC when it has none)."""
+    seq: int | None
     times: int = 1
     type: int = P.AUDIO
 
@@ -121,7 +121,7 @@ class Mangler:
         n = self.noise
         self.counts["frames"] += 1
         for h in self.hits:
-            if h.times > 0 and frame.type == h.type and frame.seq == h.seq:
+            if h.times > 0 and frame.type == h.type and h.seq in (None, frame.seq):
                 h.times -= 1
                 self.counts["hit"] += 1
                 raw = bytearray(raw)
