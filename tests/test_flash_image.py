@@ -143,13 +143,15 @@ def test_every_refusal_names_its_reason(reader):
 
     cases = [
         ("magic", changed(0, "<I", 0x12345678, crc=False), "RNNSE_IMAGE_E_MAGIC", "not an rnnse model image"),
-        ("image version", changed(4, "<I", 2, crc=False), "RNNSE_IMAGE_E_VERSION", "another image version"),
+        ("image version", changed(4, "<I", F.IMAGE_VERSION + 1, crc=False), "RNNSE_IMAGE_E_VERSION",
+         "another image version"),
         ("truncated", changed(8, "<I", 20, crc=False), "RNNSE_IMAGE_E_SIZE", "truncated"),
         ("flipped byte", F.corrupted(good), "RNNSE_IMAGE_E_CRC", "corrupt: its payload does not match its CRC-32"),
         ("model format", changed(p0 + 4, "<I", 2), "RNNSE_IMAGE_E_VERSION", "another model format version"),
         ("no layers", changed(p0 + 8, "<I", 0), "RNNSE_IMAGE_E_FORMAT", "inconsistent descriptor"),
         ("17 layers", changed(p0 + 8, "<I", 17), "RNNSE_IMAGE_E_FORMAT", "inconsistent descriptor"),
-        ("name", changed(p0 + 24, f"<{F.NAME_BYTES}s", b"x" * F.NAME_BYTES), "RNNSE_IMAGE_E_FORMAT",
+        ("mask floor", changed(p0 + 24, "<f", 1.5), "RNNSE_IMAGE_E_FORMAT", "mask floor"),
+        ("name", changed(p0 + 28, f"<{F.NAME_BYTES}s", b"x" * F.NAME_BYTES), "RNNSE_IMAGE_E_FORMAT",
          "inconsistent descriptor"),
         ("tables", changed(p0 + 20, "<I", len(good)), "RNNSE_IMAGE_E_FORMAT", "activation tables outside"),
         ("records outside", changed(rec_word, "<I", len(good) - p0 - 16), "RNNSE_IMAGE_E_FORMAT",

@@ -103,12 +103,14 @@ static uint32_t crc_table_words(uint32_t h, const int16_t *t)
 
 uint32_t rnnse_model_checksum(const rnnse_model_t *m)
 {
-    uint32_t h = 0xffffffffu, i, n = m->n_layers > RNNSE_MAX_LAYERS ? RNNSE_MAX_LAYERS : m->n_layers;
+    uint32_t h = 0xffffffffu, i, n = m->n_layers > RNNSE_MAX_LAYERS ? RNNSE_MAX_LAYERS : m->n_layers, floor_bits;
     if (!crc_ready) crc_init();
     h = crc_word(h, m->magic);
     h = crc_word(h, m->version);
     h = crc_word(h, m->n_layers);
     h = crc_word(h, m->input_roots);
+    memcpy(&floor_bits, &m->mask_floor, sizeof floor_bits);
+    h = crc_word(h, floor_bits);
     for (i = 0; i < n; i++) h = crc_layer(h, &m->layers[i]);
     h = crc_table_words(h, m->sigmoid_table);
     h = crc_table_words(h, m->tanh_table);

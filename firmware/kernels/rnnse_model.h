@@ -21,9 +21,11 @@
  *
  * Network input: |X|^(1 / 2^input_roots), input_roots (0..RNNSE_MAX_INPUT_ROOTS) successive FP32
  * square roots of the magnitude (0: the linear magnitude, as the paper), before the first layer.
+ * Network output: the last layer's mask raised to at least `mask_floor` (0: unchanged), in FP32
+ * after the output conversion: an attenuation limit of -20 log10(mask_floor) dB.
  *
  * Integrity: `checksum` is the CRC-32 (zlib's) of a canonical little-endian serialisation: words
- * magic, version, n_layers, input_roots; per layer the 15 header words (kind .. rec_bytes, `scale` as its bits)
+ * magic, version, n_layers, input_roots, the bits of mask_floor; per layer the 15 header words (kind .. rec_bytes, `scale` as its bits)
  * then its n_out * rec_bytes record bytes; per table (sigmoid, tanh) a word 0 (absent) or 1 then
  * 257 int16. rnnse_model_checksum() computes it; the exporter writes the same value.
  */
@@ -38,7 +40,7 @@ extern "C" {
 #endif
 
 #define RNNSE_FORMAT_MAGIC 0x45534e52u   /* "RNSE" */
-#define RNNSE_FORMAT_VERSION 3u   /* 2: per-element quant scales; 3: input_roots */
+#define RNNSE_FORMAT_VERSION 4u   /* 2: per-element quant scales; 3: input_roots; 4: mask_floor */
 #define RNNSE_MAX_INPUT_ROOTS 3u
 #define RNNSE_MAX_LAYERS 16
 #define RNNSE_TABLE_SIZE 257
@@ -86,6 +88,7 @@ typedef struct rnnse_model {
     const char *scheme;     /* fp16, mixed, mixed+, int8, int8+ */
     uint32_t n_layers;
     uint32_t input_roots;   /* the network input is |X|^(1 / 2^input_roots) (0: |X|) */
+    float mask_floor;       /* the output mask is max(mask, mask_floor); 0 <= mask_floor < 1 */
     const int16_t *sigmoid_table;   /* RNNSE_TABLE_SIZE entries; NULL without INT8 layers */
     const int16_t *tanh_table;
     rnnse_layer_t layers[RNNSE_MAX_LAYERS];

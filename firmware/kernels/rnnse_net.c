@@ -52,6 +52,7 @@ static int validate(const rnnse_model_t *m)
     uint32_t i;
     if (m->n_layers < 1 || m->n_layers > RNNSE_MAX_LAYERS) return RNNSE_ERR_FORMAT;
     if (m->input_roots > RNNSE_MAX_INPUT_ROOTS) return RNNSE_ERR_FORMAT;
+    if (!(m->mask_floor >= 0.0f && m->mask_floor < 1.0f)) return RNNSE_ERR_FORMAT;
     if (m->layers[0].in_type != RNNSE_FP32 && m->layers[0].in_type != RNNSE_FP16) return RNNSE_ERR_FORMAT;
     for (i = 0; i < m->n_layers; i++) {
         const rnnse_layer_t *L = &m->layers[i];
@@ -276,12 +277,16 @@ static void convert_input(rnnse_net_t *net, rnnse_f16_t *x16, float *x32, uint32
     }
 }
 
+/* The mask of this core's share of the bins, in FP32, raised to at least the model's mask_floor. */
 static void convert_output(rnnse_net_t *net, const void *y, uint32_t type, uint32_t n)
 {
     int first, i;
+    float floor = net->model->mask_floor;
     int count = rnnse_slice((int)n, plat_core_id(), plat_num_cores(), &first);
-    for (i = first; i < first + count; i++)
-        net->io_out[i] = type == RNNSE_FP16 ? rnnse_fp_f16_to_f32(((const rnnse_f16_t *)y)[i]) : ((const float *)y)[i];
+    for (i = first; i < first + count; i++) {
+        float v = type == RNNSE_FP16 ? rnnse_fp_f16_to_f32(((const rnnse_f16_t *)y)[i]) : ((const float *)y)[i];
+        net->io_out[i] = v < floor ? floor : v;
+    }
 }
 
 /* Zero the padding elements after the n valid ones (they meet zero weights in dot products). */

@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 
 FORMAT_MAGIC = 0x45534E52      # "RNSE"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MAX_LAYERS = 16
 TABLE_SIZE = 257
 GAP9_L2_BYTES = 1536 * 1024       # GAP9 L2 memory (1.5 MiB)
@@ -99,13 +99,15 @@ class PackedModel:
     sigmoid_table: np.ndarray | None
     tanh_table: np.ndarray | None
     input_roots: int = 0           # the network input is |X|^(1 / 2^input_roots)
+    mask_floor: float = 0.0        # the output mask is max(mask, mask_floor) (float32)
     version: int = FORMAT_VERSION
     magic: int = FORMAT_MAGIC
 
     def checksum(self) -> int:
         """CRC-32 of the canonical serialisation (rnnse_model_checksum in model.c)."""
         words = lambda ws: struct.pack(f"<{len(ws)}I", *ws)  # noqa: E731
-        crc = zlib.crc32(words([self.magic, self.version, len(self.layers), self.input_roots]))
+        crc = zlib.crc32(words([self.magic, self.version, len(self.layers), self.input_roots])
+                         + struct.pack("<f", self.mask_floor))
         for lay in self.layers:
             crc = zlib.crc32(words(lay.header_words()), crc)
             crc = zlib.crc32(lay.records, crc)
@@ -354,7 +356,8 @@ def pack_model(qmodel, name: str = "model") -> PackedModel:
         if sig.shape != (TABLE_SIZE,) or tanh.shape != (TABLE_SIZE,):
             raise ExportError(f"activation tables must have {TABLE_SIZE} entries")
     return PackedModel(name=name, scheme=qmodel.scheme, layers=packed, sigmoid_table=sig, tanh_table=tanh,
-                       input_roots=int(qmodel.config.get("input_roots", 0)))
+                       input_roots=int(qmodel.config.get("input_roots", 0)),
+                       mask_floor=float(np.float32(qmodel.config.get("mask_floor", 0.0))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,6 +403,7 @@ def to_c(pm: PackedModel, symbol: str = "rnnse_model") -> str:
     out.append(f"    .scheme = {json.dumps(pm.scheme)},")
     out.append(f"    .n_layers = {len(pm.layers)}u,")
     out.append(f"    .input_roots = {pm.input_roots}u,")
+    out.append(f"    .mask_floor = {_c_float(pm.mask_floor)},")
     out.append(f"    .sigmoid_table = {p + '_sigmoid' if pm.sigmoid_table is not None else 'NULL'},")
     out.append(f"    .tanh_table = {p + '_tanh' if pm.tanh_table is not None else 'NULL'},")
     out.append("    .layers = {")
@@ -437,7 +441,7 @@ def summary(pm: PackedModel, l2_budget: int = DEFAULT_L2_BUDGET) -> dict:
     size = pm.weight_bytes()
     kind_name = {v: k for k, v in KIND.items()}
     return {"name": pm.name, "scheme": pm.scheme, "format_version": pm.version,
-            "input_roots": pm.input_roots,
+            "input_roots": pm.input_roots, "mask_floor": pm.mask_floor,
             "checksum": f"0x{pm.checksum():08x}", "weight_bytes": size,
             "table_bytes": size - sum(len(L.records) for L in pm.layers),
             "state_bytes": state_bytes(pm), "budget_bytes": int(l2_budget),

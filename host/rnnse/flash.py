@@ -29,9 +29,9 @@ from .cli import UserError
 
 IMAGE_FILE = "rnnse_model.bin"         # firmware/targets/pmsis/model_image.h: RNNSE_IMAGE_FILE
 IMAGE_MAGIC = 0x49534E52               # "RNSI"
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 HEADER_BYTES = 32
-NAME_BYTES = 72
+NAME_BYTES = 68
 SCHEME_BYTES = 16
 FIXED_BYTES = 112
 LAYER_BYTES = 64
@@ -63,8 +63,9 @@ def image_bytes(pm) -> bytes:
         else:
             offsets.append(0)
     payload = bytearray(pos)
-    struct.pack_into("<6I", payload, 0, pm.magic, pm.version, len(pm.layers), pm.input_roots, flags, table_off)
-    payload[24:24 + len(name)] = name
+    struct.pack_into("<6If", payload, 0, pm.magic, pm.version, len(pm.layers), pm.input_roots, flags, table_off,
+                     pm.mask_floor)
+    payload[28:28 + len(name)] = name
     payload[96:96 + len(scheme)] = scheme
     for i, lay in enumerate(pm.layers):
         struct.pack_into("<16I", payload, FIXED_BYTES + i * LAYER_BYTES, *lay.header_words(), offsets[i])

@@ -13,12 +13,15 @@ training data before training (buffers ``in_offset``, ``in_scale``). The compres
 ~80 dB range of speech spectra into a range a small network resolves evenly (k = 2: 20 dB), and
 the normalisation puts the weak high-frequency bins on the scale of the strong low ones. For the
 firmware the normalisation is folded into fc_in (``fold_input_norm``).
+Mask floor (``mask_floor`` f): the mask is raised to at least f (clamp_min; an attenuation limit
+of -20 log10 f dB), on every target alike (docs/numerics.md). 0, the default, is the paper's network.
 The recurrent state lives outside the network and is passed in and out explicitly, so the same
 module serves whole-utterance training and frame-by-frame streaming.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
 import re
@@ -41,6 +44,7 @@ class ModelConfig:
     fc_out: int = 256          # width of the FC layer after the RNN
     n_bins: int = N_BINS
     input_roots: int = 0       # network input |X|^(1/2^input_roots); 0: the paper's |X|
+    mask_floor: float = 0.0    # the mask is at least this (an attenuation limit); 0: the paper's
 
     def __post_init__(self):
         if self.cell not in ("lstm", "gru"):
@@ -51,6 +55,8 @@ class ModelConfig:
         if self.input_roots not in MAX_INPUT_ROOTS_RANGE:
             raise ValueError(f"model config: input_roots must be 0..{MAX_INPUT_ROOTS_RANGE[-1]}, "
                              f"got {self.input_roots}")
+        if not 0.0 <= self.mask_floor < 1.0:
+            raise ValueError(f"model config: mask_floor must be in [0, 1), got {self.mask_floor}")
 
 
 MAX_INPUT_ROOTS_RANGE = (0, 1, 2, 3)
@@ -117,7 +123,10 @@ class SEModel(nn.Module):
             x, s = rnn(x, s)
             new_state.append(s)
         x = torch.relu(self.fc_mid(x))
-        return torch.sigmoid(self.fc_out(x)), new_state
+        mask = torch.sigmoid(self.fc_out(x))
+        if self.config.mask_floor:
+            mask = torch.clamp_min(mask, self.config.mask_floor)   # in float32, as the firmware
+        return mask, new_state
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -198,9 +207,9 @@ def _checked_config(path: str, config) -> ModelConfig:
     if unknown:
         raise CheckpointError(f"{path}: unknown model config keys {', '.join(map(repr, unknown))}")
     for name, value in config.items():
-        want = str if name == "cell" else int
+        want = {"cell": str, "mask_floor": float}.get(name, int)
         if type(value) is not want:
-            kind = "a string" if want is str else "an integer"
+            kind = {str: "a string", float: "a number"}.get(want, "an integer")
             raise CheckpointError(f"{path}: model config {name} is {value!r}, not {kind}")
     try:
         c = ModelConfig(**config)
@@ -236,3 +245,38 @@ def _check_state_dict(path: str, config: ModelConfig, state) -> None:
             raise CheckpointError(f"{path}: {k} has shape {tuple(v.shape)}, the config says {shape}")
         if not bool(torch.isfinite(v).all()):
             raise CheckpointError(f"{path}: {k} holds non-finite values")
+
+
+def set_mask_floor(path: str, mask_floor: float, out: str) -> dict:
+    """Copy of the checkpoint at ``path`` with the model's mask floor set (the weights unchanged;
+    meta records the change). Returns the new config."""
+    model, meta = load_checkpoint(path)
+    config = dataclasses.replace(model.config, mask_floor=float(mask_floor))  # checks the range
+    floored = SEModel(config)
+    floored.load_state_dict(model.state_dict())
+    save_checkpoint(out, floored, **{**meta, "mask_floor_set_from": os.path.basename(path)})
+    return dataclasses.asdict(config)
+
+
+def _cmd_mask_floor(args) -> int:
+    src = os.path.join(args.model, "model.pt") if os.path.isdir(args.model) else args.model
+    out = args.output or src
+    try:
+        config = set_mask_floor(src, args.floor, out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    f = config["mask_floor"]
+    limit = f"at most {-20 * math.log10(f):.1f} dB of attenuation" if f else "no attenuation limit"
+    print(f"{out}: mask_floor {f} ({limit})")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("mask-floor", help="set a model's mask floor (attenuation limit) in its checkpoint",
+                              description="Write the checkpoint with its mask floor set: the mask is raised "
+                                          "to at least FLOOR on every target (docs/numerics.md); the weights "
+                                          "are unchanged. Quantize again afterwards.")
+    p.add_argument("model", help="model directory (with model.pt) or checkpoint file")
+    p.add_argument("floor", type=float, help="0 <= FLOOR < 1 (0.1: at most 20 dB of attenuation; 0: none)")
+    p.add_argument("-o", "--output", help="output checkpoint (default: replace the input)")
+    p.set_defaults(func=_cmd_mask_floor)

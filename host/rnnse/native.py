@@ -246,6 +246,7 @@ class ModelImage:
         m.name, m.scheme = self._name, self._scheme
         m.n_layers = len(packed.layers)
         m.input_roots = packed.input_roots
+        m.mask_floor = packed.mask_floor
         for attr, t in (("sigmoid_table", packed.sigmoid_table), ("tanh_table", packed.tanh_table)):
             if t is not None:
                 buf = ffi.new("int16_t[]", [int(v) for v in np.asarray(t, np.int16)])

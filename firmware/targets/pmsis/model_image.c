@@ -64,7 +64,7 @@ static int terminated(const uint8_t *s, uint32_t n)
 
 int rnnse_image_model(const rnnse_image_header_t *h, const uint8_t *p, rnnse_model_t *m, const char **why)
 {
-    uint32_t n, tables, toff, i;
+    uint32_t n, tables, toff, i, floor_bits;
     if (rnnse_image_crc32(0, p, h->payload_bytes) != h->payload_crc) {
         *why = "the model image in flash is corrupt: its payload does not match its CRC-32";
         return RNNSE_IMAGE_E_CRC;
@@ -74,6 +74,8 @@ int rnnse_image_model(const rnnse_image_header_t *h, const uint8_t *p, rnnse_mod
     m->version = le32(p + 4);
     n = le32(p + 8);
     m->input_roots = le32(p + 12);
+    floor_bits = le32(p + 24);
+    memcpy(&m->mask_floor, &floor_bits, sizeof m->mask_floor);
     tables = le32(p + 16);
     toff = le32(p + 20);
     if (m->magic != RNNSE_FORMAT_MAGIC || m->version != RNNSE_FORMAT_VERSION) {
@@ -83,12 +85,14 @@ int rnnse_image_model(const rnnse_image_header_t *h, const uint8_t *p, rnnse_mod
     }
     if (n < 1 || n > RNNSE_MAX_LAYERS || m->input_roots > RNNSE_MAX_INPUT_ROOTS || (tables & ~3u) ||
         !inside(h, RNNSE_IMAGE_FIXED_BYTES, (uint64_t)n * RNNSE_IMAGE_LAYER_BYTES) ||
-        !terminated(p + 24, RNNSE_IMAGE_NAME) || !terminated(p + 96, RNNSE_IMAGE_SCHEME)) {
-        *why = "the model image in flash has an inconsistent descriptor (layer count, input roots, names)";
+        !(m->mask_floor >= 0.0f && m->mask_floor < 1.0f) ||
+        !terminated(p + 28, RNNSE_IMAGE_NAME) || !terminated(p + 96, RNNSE_IMAGE_SCHEME)) {
+        *why = "the model image in flash has an inconsistent descriptor (layer count, input roots, mask floor, "
+               "names)";
         return RNNSE_IMAGE_E_FORMAT;
     }
     m->n_layers = n;
-    m->name = (const char *)(p + 24);
+    m->name = (const char *)(p + 28);
     m->scheme = (const char *)(p + 96);
     if (tables) {
         uint32_t count = (tables & 1u) + (tables >> 1);

@@ -16,7 +16,8 @@
  *     8  u32 n_layers (1..RNNSE_MAX_LAYERS), 12 u32 input_roots
  *     16 u32 tables present: bit 0 sigmoid, bit 1 tanh; 20 u32 offset of the tables (257 int16
  *        each, sigmoid first, only those present)
- *     24 char name[RNNSE_IMAGE_NAME] and 96 char scheme[RNNSE_IMAGE_SCHEME], NUL-terminated
+ *     24 u32 the bits of mask_floor (FP32)
+ *     28 char name[RNNSE_IMAGE_NAME] and 96 char scheme[RNNSE_IMAGE_SCHEME], NUL-terminated
  *     112 per layer RNNSE_IMAGE_LAYER_BYTES: the 15 words of the checksum's layer header (kind,
  *        prec, in_type, out_type, n_in, n_out, act, table_mode, c_mult, c_shift, ct_mult,
  *        ct_shift, c_bits, the bits of scale, rec_bytes), then u32 offset of its n_out records
@@ -37,10 +38,10 @@
 #include "rnnse_model.h"
 
 #define RNNSE_IMAGE_MAGIC 0x49534E52u        /* "RNSI" */
-#define RNNSE_IMAGE_VERSION 1u
+#define RNNSE_IMAGE_VERSION 2u   /* 2: mask_floor */
 #define RNNSE_IMAGE_HEADER_BYTES 32u
 #define RNNSE_IMAGE_FILE "rnnse_model.bin"
-#define RNNSE_IMAGE_NAME 72u
+#define RNNSE_IMAGE_NAME 68u
 #define RNNSE_IMAGE_SCHEME 16u
 #define RNNSE_IMAGE_FIXED_BYTES 112u
 #define RNNSE_IMAGE_LAYER_BYTES 64u

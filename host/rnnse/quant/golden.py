@@ -362,6 +362,7 @@ class GoldenModel:
         self.accum = accum
         self.n_bins = int(qmodel.config["n_bins"])
         self.input_roots = int(qmodel.config.get("input_roots", 0))
+        self.mask_floor = np.float32(qmodel.config.get("mask_floor", 0.0))
         tables = {}
         if "sigmoid" in qmodel.tables:
             tables["sig_table"] = np.asarray(qmodel.tables["sigmoid"])
@@ -432,7 +433,8 @@ class GoldenModel:
                 si += 1
             else:
                 raise ValueError(f"unknown layer kind {lay.kind!r}")
-        return np.asarray(x, dtype=np.float32), new_state
+        # the attenuation limit, in FP32 after the output conversion (docs/numerics.md)
+        return np.maximum(np.asarray(x, dtype=np.float32), self.mask_floor), new_state
 
     def step(self, mag, state=None):
         """One frame: mag (n_bins,) FP32 -> (mask (n_bins,) FP32, new state)."""
