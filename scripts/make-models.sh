@@ -3,7 +3,7 @@
 #   quantize every scheme, evaluate FP32 (with the peers on the first model: RNNoise,
 #   DeepFilterNet3 and noisereduce on the same clips) and every scheme on the test sets, write the
 #   spectrogram figure, optionally measure the quantization choices one by one, and write
-#   models/REPORT.md (the paper-configuration models beside the default ones).
+#   models/REPORT.md.
 #
 #   bash scripts/make-models.sh [MODEL_DIR ...]      (default: models/lstm256 models/gru256)
 #   ABLATION=1 bash scripts/make-models.sh ...       (also rnnse quant-ablation on valid, ~15 min)
@@ -35,6 +35,4 @@ for m in "${models[@]}"; do
     $rnnse quant-ablation "$m" --json "$m/ablation.json" --quiet
   fi
 done
-paper=()
-for p in models/paper-lstm256 models/paper-gru256; do [ -f "$p/eval.json" ] && paper+=("$p"); done
-$rnnse report "${models[@]}" "${paper[@]}"
+$rnnse report "${models[@]}"
