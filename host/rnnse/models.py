@@ -259,13 +259,11 @@ def set_mask_floor(path: str, mask_floor: float, out: str) -> dict:
 
 
 def _cmd_mask_floor(args) -> int:
-    src = os.path.join(args.model, "model.pt") if os.path.isdir(args.model) else args.model
+    from .evaluate import resolve_checkpoint
+
+    src = resolve_checkpoint(args.model)
     out = args.output or src
-    try:
-        config = set_mask_floor(src, args.floor, out)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    f = config["mask_floor"]
+    f = set_mask_floor(src, args.floor, out)["mask_floor"]   # a bad floor: ValueError, one line
     limit = f"at most {-20 * math.log10(f):.1f} dB of attenuation" if f else "no attenuation limit"
     print(f"{out}: mask_floor {f} ({limit})")
     return 0
