@@ -805,7 +805,10 @@ def test_fault_benchmark_rows():
     assert [r["case"] for r in rows] == ["fault-free"] + [c[0] for c in CASES]
     for r in rows:
         assert r["identical"] or r["error"], r
-        assert r["wall_s"] < 3 * 0.3 + 2.0 or r["identical"], r
+        # a link that cannot carry the stream ends in an error within the 10 s, never a hang
+        # (the no-progress limit is (retries + 1) x time-out; start-up and the proxy add to the wall
+        # time, more on a busy machine)
+        assert r["wall_s"] < 10.0 or r["identical"], r
     by = {r["case"]: r for r in rows}
     for case in ("5% duplicated frames", "5% reordered frames", "garbage before 5% of frames"):
         assert by[case]["identical"], by[case]
