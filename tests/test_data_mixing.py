@@ -247,3 +247,38 @@ def test_paired_segments_clip_protection_and_errors():
         PairedSegments([(np.ones(10), np.ones(11))])
     with pytest.raises(ValueError, match="no .noisy, clean. pairs given"):
         PairedSegments([])
+
+
+def band_power_db(x, lo, hi):
+    spec = np.abs(np.fft.rfft(np.asarray(x, np.float64))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / 16000)
+    return 10 * np.log10(np.sum(spec[(f >= lo) & (f < hi)]) + 1e-30)
+
+
+def test_narrowband_channel_leaves_nothing_above_4_khz():
+    x = np.random.default_rng(3).standard_normal(16000).astype(np.float32)
+    y = OnlineMixer.narrowband(x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    # the speech band passes (within 0.5 dB), the band above 4.4 kHz is cut by > 40 dB
+    assert abs(band_power_db(y, 300, 3400) - band_power_db(x, 300, 3400)) < 0.5
+    assert band_power_db(y, 4400, 8000) < band_power_db(x, 4400, 8000) - 40
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_online_mixer_narrowband_speech_under_wideband_noise(p):
+    rng = np.random.default_rng(9)
+    speech = [rng.standard_normal(20000).astype(np.float32) * 0.1 for _ in range(3)]
+    noise = [rng.standard_normal(20000).astype(np.float32) * 0.1]
+    m = OnlineMixer(speech, noise, p_narrowband=p, p_eq=0.0, p_pad=0.0)
+    noisy, clean = m.sample_batch(4, 8000, 1)
+    for n, c in zip(noisy, clean):
+        hf_drop = band_power_db(c, 300, 3400) - band_power_db(c, 4400, 8000)
+        noise_hf_drop = band_power_db(n - c, 300, 3400) - band_power_db(n - c, 4400, 8000)
+        assert noise_hf_drop < 5                    # the noise stays wideband in every case
+        assert (hf_drop > 30) if p else (hf_drop < 5)
+
+
+def test_online_mixer_refuses_a_narrowband_probability_out_of_range():
+    s, n = [np.ones(100, np.float32)], [np.ones(100, np.float32)]
+    with pytest.raises(ValueError, match="p_narrowband must be a probability"):
+        OnlineMixer(s, n, p_narrowband=-0.1)

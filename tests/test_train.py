@@ -134,3 +134,22 @@ def test_resume_refuses_a_file_that_is_not_a_training_state(tmp_path):
     torch.save(ck, tmp_path / "a" / "last.pt")
     with pytest.raises(CheckpointError, match="training state does not fit this run"):
         train(ToySource(), tiny(), cfg, str(tmp_path / "a"), resume=True, max_steps=2, progress=False)
+
+
+def test_training_with_the_mask_floor_in_the_loop(tmp_path):
+    """--mask-floor: the model trains with its mask clamped (no gradient below the floor) and
+    the checkpoint carries the floor, so every target applies it."""
+    torch.set_num_threads(1)
+    cfg = TrainConfig(minutes=5, batch=4, seg_seconds=0.3, ckpt_minutes=0, val_batches=1)
+    floored = ModelConfig(cell="gru", hidden=32, fc_in=32, fc_out=32, mask_floor=0.25)
+    train(ToySource(), floored, cfg, str(tmp_path), max_steps=3, progress=False, log=lambda *a: None)
+    model, _ = load_checkpoint(tmp_path / "model.pt")
+    assert model.config.mask_floor == 0.25
+    mag = torch.from_numpy(np.abs(np.random.default_rng(1).standard_normal((1, 20, 257))).astype(np.float32))
+    with torch.no_grad():
+        mask, _ = model(mag)
+    assert float(mask.min()) >= 0.25
+    # fine-tuning a floored checkpoint needs the same floor (the model config must match)
+    with pytest.raises(ValueError, match="model config"):
+        train(ToySource(), tiny(), cfg, str(tmp_path / "b"), max_steps=1, progress=False,
+              init=str(tmp_path / "model.pt"))

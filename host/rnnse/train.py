@@ -301,7 +301,8 @@ def make_source(args):
         return PairedSegments([(it.noisy, it.clean) for it in items], gain_range=(-10.0, 10.0))
     from .data.mixing import OnlineMixer
 
-    return OnlineMixer.from_corpus(args.corpus, group_weights=parse_speech_mix(args.speech_mix))
+    return OnlineMixer.from_corpus(args.corpus, group_weights=parse_speech_mix(args.speech_mix),
+                                   p_narrowband=args.narrowband)
 
 
 def parse_speech_mix(text: str | None) -> dict | None:
@@ -349,7 +350,8 @@ def check_start_files(args) -> None:
 def cmd_train(args) -> int:
     torch.set_num_threads(args.threads)
     model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, n_rnn=args.layers, fc_in=args.fc,
-                            fc_out=args.fc, input_roots=args.input_roots)
+                            fc_out=args.fc, input_roots=args.input_roots,
+                            mask_floor=args.mask_floor)
     cfg = TrainConfig(minutes=args.minutes, steps=args.steps, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
                       lr_final=min(args.lr, TrainConfig.lr_final), seed=args.seed,
                       over_suppression=args.over_suppression, envelope=args.envelope)
@@ -382,6 +384,12 @@ def register(sub) -> None:
                    help="weights of the corpus speech groups, e.g. prompts=0.4,letters=0.3,"
                         "tts=0.3 (a group drawn by weight, then a clip by length); 'uniform' "
                         "(default): every clip equally likely")
+    p.add_argument("--narrowband", type=float, default=0.0,
+                   help="probability that a training item's speech (and target) is telephone "
+                        "band (8 kHz and back) under wideband noise (default 0)")
+    p.add_argument("--mask-floor", type=float, default=0.0,
+                   help="train with the mask raised to at least this (the model's mask_floor, "
+                        "docs/numerics.md; default 0: the paper's network)")
     p.add_argument("--valid", default=None,
                    help="paired validation set whose loss chooses model.pt (default: the "
                         "corpus's valid/ of held-out speakers; 'none': fresh training mixtures)")

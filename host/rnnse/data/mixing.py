@@ -153,13 +153,17 @@ class OnlineMixer:
     pauses; with ``speech_groups``, a group is drawn first by ``group_weights``, then a clip of
     that group with probability proportional to its length, and short clips are joined with
     clips of the same group), an optional random spectral tilt / high-pass on the speech (recording channels
-    differ; the clean target gets the same filter), a random noise segment (looped if short;
+    differ; the clean target gets the same filter), with probability ``p_narrowband`` a telephone
+    channel on the speech (8 kHz sampling and back: nothing left above 4 kHz, as in the
+    telephone-band prompt recordings; the target gets it too, the noise stays wideband, so the
+    model learns to remove the noise above the speech's band), a random noise segment (looped if short;
     with probability ``p_two_noises`` a second noise is added), an SNR uniform in ``snr_range``,
     and an overall level uniform in ``level_range`` dBFS (RMS of the mixture) with clip protection.
     """
 
     def __init__(self, speech, noise, snr_range=(-5.0, 20.0), level_range=(-35.0, -15.0),
-                 p_pad=0.3, p_eq=0.5, p_two_noises=0.2, speech_groups=None, group_weights=None):
+                 p_pad=0.3, p_eq=0.5, p_two_noises=0.2, speech_groups=None, group_weights=None,
+                 p_narrowband=0.0):
         self.speech = _as_pool(speech, "speech")
         self.noise = _as_pool(noise, "noise")
         self._groups = None
@@ -193,12 +197,14 @@ class OnlineMixer:
         if not lo <= hi <= 0:
             raise ValueError(f"level_range must be (low, high) dBFS with low <= high <= 0, "
                              f"got {level_range}")
-        for name, p in (("p_pad", p_pad), ("p_eq", p_eq), ("p_two_noises", p_two_noises)):
+        for name, p in (("p_pad", p_pad), ("p_eq", p_eq), ("p_two_noises", p_two_noises),
+                        ("p_narrowband", p_narrowband)):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
         self.snr_range = tuple(float(v) for v in snr_range)
         self.level_range = tuple(float(v) for v in level_range)
         self.p_pad, self.p_eq, self.p_two_noises = p_pad, p_eq, p_two_noises
+        self.p_narrowband = p_narrowband
 
     @classmethod
     def from_corpus(cls, corpus_dir, group_weights=None, **kw) -> "OnlineMixer":
@@ -278,11 +284,22 @@ class OnlineMixer:
             y = lfilter([(1 + k) / 2, -(1 + k) / 2], [1.0, -k], y)
         return y.astype(np.float32)
 
+    @staticmethod
+    def narrowband(x: np.ndarray) -> np.ndarray:
+        """A telephone channel's band: down to 8 kHz and back up (polyphase, as the telephone
+        prompt recordings were brought to 16 kHz): nothing above 4 kHz, the same length."""
+        from scipy.signal import resample_poly
+
+        y = resample_poly(resample_poly(np.asarray(x, np.float64), 1, 2), 2, 1)[:len(x)]
+        return np.pad(y, (0, len(x) - len(y))).astype(np.float32)
+
     def sample(self, n: int, rng):
         """One (noisy, clean) pair of ``n`` samples."""
         clean = self._speech_segment(n, rng)
         if rng.random() < self.p_eq:
             clean = self._random_eq(clean, rng)
+        if self.p_narrowband and rng.random() < self.p_narrowband:
+            clean = self.narrowband(clean)
         noise = self._noise_segment(n, rng)
         if rng.random() < self.p_two_noises:
             extra = self._noise_segment(n, rng)
