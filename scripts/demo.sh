@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job: set up (idempotent), then enhance the shipped noisy clip on the emulated
-# multi-core RISC-V MCU (QEMU virt, 8 worker harts) with the mixed FP16-INT8 LSTM model, and print
+# multi-core RISC-V MCU (QEMU virt, 8 worker harts) with the default model, the mixed FP16-INT8
+# GRU-256, and print
 # the instructions per hop (QEMU -icount: exact and deterministic; DSP, each layer, busiest hart,
 # against the 1.5 M budget of a 6.25 ms hop at 240 MHz) and PESQ-WB / STOI before and after against
 # the clean reference.
-#   extra arguments go to `rnnse enhance` (e.g. --model models/gru256 --scheme int8+ --target host)
+#   extra arguments go to `rnnse enhance` (e.g. --model models/lstm256 --scheme int8+ --target host)
 #   --target gvsoc: the same on GVSoC's pulp-open model (cycles per hop), GVSoC set up first when
 #   missing (scripts/setup-gvsoc.sh: a few minutes, once)
 #   --target pmsis | pmsis-file: the PMSIS firmware on GVSoC, the model booted from its flash
@@ -25,4 +26,4 @@ for a in "$@"; do
 done
 mkdir -p out
 exec .venv/bin/rnnse enhance samples/demo_noisy.wav -o out/demo_enhanced.wav \
-    --target virt --model models/lstm256 --scheme mixed --clean samples/demo_clean.wav "$@"
+    --target virt --model models/gru256 --scheme mixed --clean samples/demo_clean.wav "$@"

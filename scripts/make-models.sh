@@ -5,7 +5,7 @@
 #   spectrogram figure, optionally measure the quantization choices one by one, and write
 #   models/REPORT.md.
 #
-#   bash scripts/make-models.sh [MODEL_DIR ...]      (default: models/lstm256 models/gru256)
+#   bash scripts/make-models.sh [MODEL_DIR ...]      (default: models/gru256 models/lstm256)
 #   ABLATION=1 bash scripts/make-models.sh ...       (also rnnse quant-ablation on valid, ~15 min)
 #
 # Needs the corpus (rnnse data build) and MODEL_DIR/model.pt. About 40 minutes per model on
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rnnse=.venv/bin/rnnse
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(models/lstm256 models/gru256)
+[ ${#models[@]} -gt 0 ] || models=(models/gru256 models/lstm256)
 schemes=(fp16 mixed mixed+ int8 int8+)
 peers=auto
 

@@ -289,7 +289,7 @@ def cmd_report(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="write models/REPORT.md from the models' eval.json and ablation.json")
-    p.add_argument("models", nargs="*", default=[os.path.join("models", "lstm256"), os.path.join("models", "gru256")],
-                   help="model directories (default: models/lstm256 models/gru256)")
+    p.add_argument("models", nargs="*", default=[os.path.join("models", "gru256"), os.path.join("models", "lstm256")],
+                   help="model directories (default: models/gru256 models/lstm256)")
     p.add_argument("-o", "--output", default=os.path.join("models", "REPORT.md"))
     p.set_defaults(func=cmd_report)
