@@ -40,8 +40,10 @@ def test_version_is_fast_and_imports_nothing_heavy():
             "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'cffi') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip().splitlines() == [f"rnnse {__version__}", "[]"]
+    # the module list above is the exact check; the wall time only catches a slow start-up
+    # (importing torch alone takes over 2 s), with room for a loaded 2-core machine (0.7 s seen)
     best = min(_wall(["rnnse", "--version"]) for _ in range(3))
-    assert best < 0.5, f"rnnse --version took {best:.2f} s"
+    assert best < 1.5, f"rnnse --version took {best:.2f} s"
 
 
 def _wall(cmd) -> float:
