@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from .config import SAMPLE_RATE
+from .config import DEFAULT_MODEL, SAMPLE_RATE
 from .stft import apply_mask
 
 DEFAULT_CORPUS = os.path.join("data", "corpus")
@@ -495,7 +495,7 @@ def register(sub) -> None:
     p = sub.add_parser("enhance-ref", help="enhance a wav on the host with the PyTorch or golden model")
     p.add_argument("input", help="noisy wav (- reads it from standard input)")
     p.add_argument("-o", "--output", required=True, help="enhanced wav (- writes it to standard output)")
-    p.add_argument("--model", default=os.path.join("models", "gru256"))
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--scheme", default="fp32")
     p.add_argument("--calib", default=None)
     p.add_argument("--clean", default=None, help="clean reference: print PESQ-WB/STOI/SI-SDR before/after")

@@ -15,6 +15,7 @@ import json
 import math
 import os
 
+from .config import SHIPPED_MODELS
 from .export import GAP9_L2_BYTES, GAP9_MRAM_BYTES
 
 SCHEME_ORDER = ("fp32", "fp16", "mixed", "mixed+", "int8", "int8+")
@@ -289,7 +290,7 @@ def cmd_report(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="write models/REPORT.md from the models' eval.json and ablation.json")
-    p.add_argument("models", nargs="*", default=[os.path.join("models", "gru256"), os.path.join("models", "lstm256")],
-                   help="model directories (default: models/gru256 models/lstm256)")
+    p.add_argument("models", nargs="*", default=list(SHIPPED_MODELS),
+                   help=f"model directories (default: {' '.join(SHIPPED_MODELS)})")
     p.add_argument("-o", "--output", default=os.path.join("models", "REPORT.md"))
     p.set_defaults(func=cmd_report)

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..audio import AudioError
+from ..audio import AudioError, resample
 from ..config import SAMPLE_RATE
 
 CLIP_PEAK = 0.99  # mixtures are scaled down so that no sample exceeds this
@@ -288,17 +288,16 @@ class OnlineMixer:
     def narrowband(x: np.ndarray) -> np.ndarray:
         """A telephone channel's band: down to 8 kHz and back up (polyphase, as the telephone
         prompt recordings were brought to 16 kHz): nothing above 4 kHz, the same length."""
-        from scipy.signal import resample_poly
-
-        y = resample_poly(resample_poly(np.asarray(x, np.float64), 1, 2), 2, 1)[:len(x)]
-        return np.pad(y, (0, len(x) - len(y))).astype(np.float32)
+        narrow = SAMPLE_RATE // 2
+        return resample(resample(x, SAMPLE_RATE, narrow), narrow, SAMPLE_RATE)[:len(x)]
 
     def sample(self, n: int, rng):
         """One (noisy, clean) pair of ``n`` samples."""
         clean = self._speech_segment(n, rng)
         if rng.random() < self.p_eq:
             clean = self._random_eq(clean, rng)
-        if self.p_narrowband and rng.random() < self.p_narrowband:
+        if self.p_narrowband and rng.random() < self.p_narrowband:   # p = 0 draws nothing:
+            # the random stream, hence every mixture, stays that of a mixer without the option
             clean = self.narrowband(clean)
         noise = self._noise_segment(n, rng)
         if rng.random() < self.p_two_noises:

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 
 from ..cli import UserError, int_within, number_within
+from ..config import DEFAULT_MODEL
 
 BUDGET_MS = 6.25                # one hop at 16 kHz
 CLOCK_HZ = 240e6                # the paper's GAP9 cluster clock: the budget in cycles
-DEFAULT_MODEL = os.path.join("models", "gru256")
 MAX_TIMEOUT_S = 3600            # a reply time-out, in seconds
 MESSAGES_PER_READ = 64          # AUDIO messages' samples read from the input at a time
 WRITE_SAMPLES = 1 << 14         # output samples gathered before they are written
