@@ -76,6 +76,24 @@ def test_over_suppression_term_charges_removed_speech_only():
     assert float(se_loss(m1, clean, clean, over_suppression=2.0)) == pytest.approx(float(se_loss(m1, clean, clean)))
 
 
+def test_residual_noise_term_charges_the_noise_let_through():
+    rng = np.random.default_rng(2)
+    spec = lambda: torch.from_numpy(rng.standard_normal((2, 10, 257)) + 1j * rng.standard_normal((2, 10, 257)))  # noqa: E731
+    clean, noise = spec(), spec()
+    noisy = clean + 0.5 * noise
+    mask = torch.from_numpy(rng.uniform(0.1, 1.0, (2, 10, 257)))
+    base = float(se_loss(mask, noisy, clean))
+    got = float(se_loss(mask, noisy, clean, residual_noise=0.7))
+    kept = (mask.numpy() * np.abs(0.5 * noise.numpy()) + 1e-8) ** 0.3   # numpy: |M N|^p
+    assert got - base == pytest.approx(0.7 * np.mean(kept ** 2), rel=1e-6)
+    # a lower mask lets less noise through: the term falls with the mask
+    half = float(se_loss(0.5 * mask, noisy, clean, residual_noise=0.7)) - float(se_loss(0.5 * mask, noisy, clean))
+    assert half == pytest.approx(0.7 * np.mean(kept ** 2) * 0.5 ** 0.6, rel=1e-4)
+    # no noise in the mixture: no charge whatever the mask (beyond the eps of the compression)
+    extra = float(se_loss(mask, clean, clean, residual_noise=0.7)) - float(se_loss(mask, clean, clean))
+    assert extra == pytest.approx(0.7 * 1e-8 ** 0.6, rel=1e-6)
+
+
 def test_envelope_term_against_a_direct_computation_and_stoi():
     """envelope_loss = 1 - mean band-envelope correlation (numpy loops here), zero for the clean
     signal itself, insensitive to a gain, and ordered like STOI on real speech distortions."""

@@ -16,6 +16,10 @@ An optional fourth term, weight e (``--envelope``, default 0), adds e * (1 - r),
 correlation between the enhanced and clean one-third-octave band envelopes over 375 ms segments
 (the quantity STOI averages; ``envelope_loss``), so that the mask keeps the slow modulations of
 speech intact where the other terms only see single frames.
+An optional fifth term, weight r (``--residual-noise``, default 0), adds
+    r * mean(|M N|^(2p)),   N = Y - S the noise STFT,
+which charges the noise the mask lets through, in pauses and under speech alike (what DNSMOS BAK
+hears); it is the counterweight of the over-suppression term.
 ``--init CHECKPOINT`` starts from trained weights (fine-tuning) instead of a random initialisation.
 """
 from __future__ import annotations
@@ -48,6 +52,7 @@ class TrainConfig:
     complex_weight: float = 0.3  # share of the complex (phase-aware) term
     over_suppression: float = 0.0  # weight of the extra penalty on removed speech energy
     envelope: float = 0.0          # weight of the band-envelope correlation term
+    residual_noise: float = 0.0    # weight of the penalty on the noise the mask lets through
     seed: int = 0
     ckpt_minutes: float = 3.0
     val_batches: int = 4           # fresh-mixture validation batches when no validation set is given
@@ -56,7 +61,8 @@ class TrainConfig:
 
 
 def se_loss(mask: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tensor,
-            power: float = 0.3, complex_weight: float = 0.3, over_suppression: float = 0.0) -> torch.Tensor:
+            power: float = 0.3, complex_weight: float = 0.3, over_suppression: float = 0.0,
+            residual_noise: float = 0.0) -> torch.Tensor:
     eps = 1e-8
     ny_mag = noisy_spec.abs()
     est_mag = (mask * ny_mag + eps) ** power
@@ -68,6 +74,9 @@ def se_loss(mask: torch.Tensor, noisy_spec: torch.Tensor, clean_spec: torch.Tens
         loss = (1 - complex_weight) * loss + complex_weight * torch.mean((est_c - ref_c).abs() ** 2)
     if over_suppression != 0:
         loss = loss + over_suppression * torch.mean(torch.relu(ref_mag - est_mag) ** 2)
+    if residual_noise != 0:
+        kept = (mask * (noisy_spec - clean_spec).abs() + eps) ** power
+        loss = loss + residual_noise * torch.mean(kept ** 2)
     return loss
 
 
@@ -109,7 +118,7 @@ def batch_loss(model: SEModel, noisy: np.ndarray, clean: np.ndarray, cfg: TrainC
     ny = stft_torch(torch.as_tensor(noisy).to(dev))
     cl = stft_torch(torch.as_tensor(clean).to(dev))
     mask, _ = model(ny.abs())
-    loss = se_loss(mask, ny, cl, cfg.power, cfg.complex_weight, cfg.over_suppression)
+    loss = se_loss(mask, ny, cl, cfg.power, cfg.complex_weight, cfg.over_suppression, cfg.residual_noise)
     if cfg.envelope:
         loss = loss + cfg.envelope * envelope_loss(mask * ny.abs(), cl.abs())
     return loss
@@ -354,7 +363,8 @@ def cmd_train(args) -> int:
                             mask_floor=args.mask_floor)
     cfg = TrainConfig(minutes=args.minutes, steps=args.steps, batch=args.batch, seg_seconds=args.seg, lr=args.lr,
                       lr_final=min(args.lr, TrainConfig.lr_final), seed=args.seed,
-                      over_suppression=args.over_suppression, envelope=args.envelope)
+                      over_suppression=args.over_suppression, envelope=args.envelope,
+                      residual_noise=args.residual_noise)
     check_start_files(args)
     source = make_source(args)
     valid, valid_path = load_valid(args)
@@ -408,6 +418,8 @@ def register(sub) -> None:
                    help="weight of the extra loss on removed speech energy (default 0)")
     p.add_argument("--envelope", type=float, default=0.0,
                    help="weight of the band-envelope correlation term (the quantity STOI averages)")
+    p.add_argument("--residual-noise", type=float, default=0.0,
+                   help="weight of the loss on the noise the mask lets through (default 0)")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(func=cmd_train)
