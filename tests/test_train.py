@@ -60,10 +60,14 @@ def test_loss_is_zero_for_a_perfect_mask_and_schedule_ends_low():
     assert abs(lr_at(cfg, 1.0) - cfg.lr_final) < 1e-12
 
 
+def random_spectra(rng, shape=(2, 10, 257)) -> torch.Tensor:
+    """A complex Gaussian (batch, frames, bins) STFT-shaped tensor."""
+    return torch.from_numpy(rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+
+
 def test_over_suppression_term_charges_removed_speech_only():
     rng = np.random.default_rng(1)
-    spec = lambda: torch.from_numpy(rng.standard_normal((2, 10, 257)) + 1j * rng.standard_normal((2, 10, 257)))  # noqa: E731
-    clean, noise = spec(), spec()
+    clean, noise = random_spectra(rng), random_spectra(rng)
     noisy = clean + 0.3 * noise
     mask = torch.from_numpy(rng.uniform(0.0, 1.5, (2, 10, 257)))
     base = float(se_loss(mask, noisy, clean))
@@ -78,8 +82,7 @@ def test_over_suppression_term_charges_removed_speech_only():
 
 def test_residual_noise_term_charges_the_noise_let_through():
     rng = np.random.default_rng(2)
-    spec = lambda: torch.from_numpy(rng.standard_normal((2, 10, 257)) + 1j * rng.standard_normal((2, 10, 257)))  # noqa: E731
-    clean, noise = spec(), spec()
+    clean, noise = random_spectra(rng), random_spectra(rng)
     noisy = clean + 0.5 * noise
     mask = torch.from_numpy(rng.uniform(0.1, 1.0, (2, 10, 257)))
     base = float(se_loss(mask, noisy, clean))
