@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "host"))
 
-from rnnse.evaluate import (DNSMOS_METRICS, METRICS, load_items, resolve_checkpoint,  # noqa: E402
-                            resolve_test_set, score_signal)
+from rnnse.evaluate import (DNSMOS_METRICS, METRICS, fp32_mask_fn, load_items,  # noqa: E402
+                            resolve_checkpoint, resolve_test_set, score_signal)
 from rnnse.stft import istft, stft  # noqa: E402
 
 
@@ -42,16 +42,14 @@ def main(argv=None) -> int:
     floors = [float(f) for f in args.floors.split(",")]
     model, _ = load_checkpoint(resolve_checkpoint(args.model))
     model.config = dataclasses.replace(model.config, mask_floor=0.0)   # floors applied below
+    model_mask = fp32_mask_fn(model)
     _, path = resolve_test_set(args.test_set)
     items = load_items(path)[::args.every]
     rows: dict[str, list] = {}
     for i, it in enumerate(items):
         y, s = stft(it.noisy), stft(it.clean)
         ideal = np.minimum(np.abs(s) / np.maximum(np.abs(y), 1e-9), 1.0)
-        with torch.no_grad():
-            net, _ = model(torch.from_numpy(np.abs(y).astype(np.float32))[None])
-        net = net[0].numpy()
-        for name, mask in (("ideal", ideal), ("model", net)):
+        for name, mask in (("ideal", ideal), ("model", model_mask(np.abs(y)))):
             for f in floors:
                 out = istft(y * np.maximum(mask, f), length=len(it.noisy))
                 rows.setdefault(f"{name} mask, floor {f:g}", []).append(score_signal(it.clean, out))
