@@ -30,6 +30,7 @@ COMMANDS = [
      "quantize a checkpoint (fp16, mixed, mixed+, int8, int8+) into a golden-model file"),
     ("quant-ablation", "rnnse.quant.cli", "measure quantization design choices one by one on test clips"),
     ("mask-floor", "rnnse.models", "set a model's mask floor (attenuation limit) in its checkpoint"),
+    ("input-roots", "rnnse.train", "move a trained model onto another input feature (fc_in refitted)"),
     ("export", "rnnse.export", "write a quantized model as C for the firmware"),
     ("flash", "rnnse.flash", "write the model into a flash image and boot the PMSIS firmware from it "
      "(GVSoC's hyperflash, or a GAP9 board through its SDK)"),

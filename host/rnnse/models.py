@@ -258,6 +258,53 @@ def set_mask_floor(path: str, mask_floor: float, out: str) -> dict:
     return dataclasses.asdict(config)
 
 
+def refit_input(model: SEModel, roots: int, mags: torch.Tensor, steps: int = 3000, lr: float = 1e-3,
+                batch: int = 4096, seed: int = 0, progress=None) -> tuple[SEModel, float]:
+    """A trained model moved onto another input feature (``input_roots`` = roots): every weight
+    is kept except fc_in, which is fitted so that relu(fc_in(new feature)) follows the old model's
+    relu(fc_in(old feature)) frame by frame, on example magnitudes ``mags`` (..., n_bins). The fit
+    starts from the ridge least-squares solution of the pre-activation and refines it with Adam on
+    the post-activation error (fc_in is linear, so no fc_in reproduces a linear-magnitude layer
+    from a compressed one exactly: this is the starting point of a fine-tune, not its result).
+    The per-bin input normalisation is set from the first three quarters of the frames, the fit
+    uses them too; returns (new model, R^2 of the relu output on the last quarter)."""
+    if roots == model.config.input_roots:
+        raise ValueError(f"the model already takes input_roots = {roots}")
+    config = dataclasses.replace(model.config, input_roots=int(roots))   # checks the range
+    new = SEModel(config)
+    state = {k: v for k, v in model.state_dict().items() if k not in ("in_offset", "in_scale")}
+    new.load_state_dict(state, strict=False)
+    frames = mags.reshape(-1, mags.shape[-1]).float()
+    n_fit = len(frames) * 3 // 4
+    if n_fit < 4 * frames.shape[1]:
+        raise ValueError(f"{len(frames)} frames are too few to fit fc_in (at least "
+                         f"{4 * frames.shape[1] * 4 // 3 + 1})")
+    new.set_input_norm(frames[:n_fit])
+    with torch.no_grad():
+        target = torch.relu(model.fc_in(model.features(frames)))
+        pre = model.fc_in(model.features(frames[:n_fit])).double()
+        feat = new.features(frames).contiguous()
+        a = torch.cat([feat[:n_fit].double(), torch.ones(n_fit, 1, dtype=torch.float64)], 1)
+        ridge = 1e-3 * torch.eye(a.shape[1], dtype=torch.float64)
+        sol = torch.linalg.solve(a.T @ a + ridge, a.T @ pre)
+        new.fc_in.weight.copy_(sol[:-1].T.float())
+        new.fc_in.bias.copy_(sol[-1].float())
+    opt = torch.optim.Adam(new.fc_in.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(0, n_fit, (batch,), generator=gen)
+        loss = (torch.relu(new.fc_in(feat[idx])) - target[idx]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if progress is not None:
+            progress(float(loss.detach()))
+    with torch.no_grad():
+        held, want = torch.relu(new.fc_in(feat[n_fit:])), target[n_fit:]
+        r2 = 1.0 - float((held - want).pow(2).sum() / (want - want.mean(0)).pow(2).sum().clamp_min(1e-30))
+    return new.eval(), r2
+
+
 def _cmd_mask_floor(args) -> int:
     from .evaluate import resolve_checkpoint
 

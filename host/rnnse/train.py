@@ -377,6 +377,38 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_input_roots(args) -> int:
+    from tqdm import tqdm
+
+    from .evaluate import resolve_checkpoint
+    from .models import load_checkpoint, refit_input
+
+    torch.set_num_threads(args.threads)
+    src = resolve_checkpoint(args.model)
+    model, meta = load_checkpoint(src)
+    if args.roots == model.config.input_roots:
+        raise ValueError(f"{src}: the model already takes input_roots = {args.roots}")
+    source = make_source(args)
+    rng = np.random.default_rng(args.seed)
+    seg = int(3.0 * SAMPLE_RATE)
+    mags = torch.cat([stft_torch(torch.from_numpy(source.sample_batch(32, seg, rng)[0])).abs()
+                      for _ in range(args.batches)])
+    bar = tqdm(total=args.steps, unit="step", desc="refit fc_in", dynamic_ncols=True)
+
+    def tick(loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    new, r2 = refit_input(model, args.roots, mags, steps=args.steps, seed=args.seed, progress=tick)
+    bar.close()
+    save_checkpoint(args.output, new, **{**meta, "input_roots_set_from": os.path.basename(src),
+                                         "input_refit_r2": r2})
+    print(f"{args.output}: input_roots {args.roots}; fc_in refitted on {mags.shape[0] * mags.shape[1]} "
+          f"frames, R^2 {r2:.3f} on held-out frames: fine-tune it with rnnse train --init "
+          f"{args.output} --input-roots {args.roots}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train an LSTM or GRU enhancement model (CPU, or GPU if present)")
     src = p.add_mutually_exclusive_group()
@@ -423,4 +455,23 @@ def register(sub) -> None:
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("input-roots", help="move a trained model onto another input feature (fc_in refitted)",
+                       description="Write a checkpoint of MODEL that takes |X|^(1/2^ROOTS) normalised per "
+                                   "bin: every weight is kept but fc_in, fitted to follow the old first "
+                                   "layer on fresh training mixtures. The result starts a fine-tune "
+                                   "(rnnse train --init OUT --input-roots ROOTS), it is not one.")
+    p.add_argument("model", help="model directory (with model.pt) or checkpoint file")
+    p.add_argument("roots", type=int, choices=[0, 1, 2, 3], help="the new input_roots")
+    p.add_argument("-o", "--output", required=True, help="output checkpoint")
+    p.add_argument("--corpus", default=os.path.join("data", "corpus"),
+                   help="offline corpus whose mixtures give the example frames (default: data/corpus)")
+    p.add_argument("--narrowband", type=float, default=0.3,
+                   help="share of telephone-band speech in the example mixtures (default 0.3)")
+    p.add_argument("--batches", type=int, default=16, help="batches of 32 x 3 s mixtures (default 16)")
+    p.add_argument("--steps", type=int, default=3000, help="Adam steps of the fit (default 3000)")
+    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)),
+                   help="CPU threads for PyTorch")
+    p.set_defaults(func=cmd_input_roots, valentini=None, speech_mix="uniform")
 
