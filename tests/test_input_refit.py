@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnse.models import ModelConfig, SEModel, load_checkpoint, refit_input, save_checkpoint
+from rnnse.models import ModelConfig, SEModel, refit_input, save_checkpoint
 from rnnse.stft import input_feature
 
 
