@@ -258,6 +258,14 @@ def set_mask_floor(path: str, mask_floor: float, out: str) -> dict:
     return dataclasses.asdict(config)
 
 
+def input_roots_config(model: SEModel, roots: int) -> ModelConfig:
+    """The config of ``model`` moved onto input_roots = roots (ValueError: the same input, or a
+    roots out of range)."""
+    if roots == model.config.input_roots:
+        raise ValueError(f"the model already takes input_roots = {roots}")
+    return dataclasses.replace(model.config, input_roots=int(roots))   # checks the range
+
+
 def refit_input(model: SEModel, roots: int, mags: torch.Tensor, steps: int = 3000, lr: float = 1e-3,
                 batch: int = 4096, seed: int = 0, progress=None) -> tuple[SEModel, float]:
     """A trained model moved onto another input feature (``input_roots`` = roots): every weight
@@ -268,10 +276,7 @@ def refit_input(model: SEModel, roots: int, mags: torch.Tensor, steps: int = 300
     from a compressed one exactly: this is the starting point of a fine-tune, not its result).
     The per-bin input normalisation is set from the first three quarters of the frames, the fit
     uses them too; returns (new model, R^2 of the relu output on the last quarter)."""
-    if roots == model.config.input_roots:
-        raise ValueError(f"the model already takes input_roots = {roots}")
-    config = dataclasses.replace(model.config, input_roots=int(roots))   # checks the range
-    new = SEModel(config)
+    new = SEModel(input_roots_config(model, roots))
     state = {k: v for k, v in model.state_dict().items() if k not in ("in_offset", "in_scale")}
     new.load_state_dict(state, strict=False)
     frames = mags.reshape(-1, mags.shape[-1]).float()
@@ -281,12 +286,12 @@ def refit_input(model: SEModel, roots: int, mags: torch.Tensor, steps: int = 300
                          f"{4 * frames.shape[1] * 4 // 3 + 1})")
     new.set_input_norm(frames[:n_fit])
     with torch.no_grad():
-        target = torch.relu(model.fc_in(model.features(frames)))
-        pre = model.fc_in(model.features(frames[:n_fit])).double()
+        pre = model.fc_in(model.features(frames))
+        target = torch.relu(pre)
         feat = new.features(frames).contiguous()
         a = torch.cat([feat[:n_fit].double(), torch.ones(n_fit, 1, dtype=torch.float64)], 1)
         ridge = 1e-3 * torch.eye(a.shape[1], dtype=torch.float64)
-        sol = torch.linalg.solve(a.T @ a + ridge, a.T @ pre)
+        sol = torch.linalg.solve(a.T @ a + ridge, a.T @ pre[:n_fit].double())
         new.fc_in.weight.copy_(sol[:-1].T.float())
         new.fc_in.bias.copy_(sol[-1].float())
     opt = torch.optim.Adam(new.fc_in.parameters(), lr=lr)

@@ -185,6 +185,14 @@ def validation_pairs(items, seconds: float, batch: int) -> list:
     return out
 
 
+def noisy_magnitudes(source, cfg: TrainConfig, n_batches: int, rng) -> torch.Tensor:
+    """|STFT| of ``n_batches`` fresh noisy training batches (cfg.batch x cfg.seg_seconds each):
+    the example frames of the input normalisation and of ``rnnse input-roots``."""
+    seg = int(cfg.seg_seconds * SAMPLE_RATE)
+    return torch.cat([stft_torch(torch.from_numpy(source.sample_batch(cfg.batch, seg, rng)[0])).abs()
+                      for _ in range(n_batches)])
+
+
 def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume: bool = False,
           max_steps: int | None = None, progress: bool = True, log=print, init: str | None = None,
           valid=None) -> dict:
@@ -214,11 +222,8 @@ def train(source, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str, resume
                              f"not {dataclasses.asdict(model_cfg)}")
         model.load_state_dict(start.state_dict())
     elif model_cfg.input_roots:
-        norm_rng = np.random.default_rng(cfg.seed + 20_000)
-        seg = int(cfg.seg_seconds * SAMPLE_RATE)
-        mags = [stft_torch(torch.from_numpy(source.sample_batch(cfg.batch, seg, norm_rng)[0])).abs()
-                for _ in range(cfg.norm_batches)]
-        model.set_input_norm(torch.cat(mags).to(device))
+        mags = noisy_magnitudes(source, cfg, cfg.norm_batches, np.random.default_rng(cfg.seed + 20_000))
+        model.set_input_norm(mags.to(device))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     seg = int(cfg.seg_seconds * SAMPLE_RATE)
     if valid is not None:
@@ -381,18 +386,16 @@ def cmd_input_roots(args) -> int:
     from tqdm import tqdm
 
     from .evaluate import resolve_checkpoint
-    from .models import load_checkpoint, refit_input
+    from .models import input_roots_config, load_checkpoint, refit_input
 
     torch.set_num_threads(args.threads)
     src = resolve_checkpoint(args.model)
     model, meta = load_checkpoint(src)
-    if args.roots == model.config.input_roots:
-        raise ValueError(f"{src}: the model already takes input_roots = {args.roots}")
-    source = make_source(args)
-    rng = np.random.default_rng(args.seed)
-    seg = int(3.0 * SAMPLE_RATE)
-    mags = torch.cat([stft_torch(torch.from_numpy(source.sample_batch(32, seg, rng)[0])).abs()
-                      for _ in range(args.batches)])
+    try:
+        input_roots_config(model, args.roots)   # refused before the data is read
+    except ValueError as e:
+        raise ValueError(f"{src}: {e}") from None
+    mags = noisy_magnitudes(make_source(args), TrainConfig(), args.batches, np.random.default_rng(args.seed))
     bar = tqdm(total=args.steps, unit="step", desc="refit fc_in", dynamic_ncols=True)
 
     def tick(loss: float) -> None:
@@ -468,7 +471,8 @@ def register(sub) -> None:
                    help="offline corpus whose mixtures give the example frames (default: data/corpus)")
     p.add_argument("--narrowband", type=float, default=0.3,
                    help="share of telephone-band speech in the example mixtures (default 0.3)")
-    p.add_argument("--batches", type=int, default=16, help="batches of 32 x 3 s mixtures (default 16)")
+    p.add_argument("--batches", type=int, default=16,
+                   help="noisy training batches (32 x 3 s mixtures each) of example frames (default 16)")
     p.add_argument("--steps", type=int, default=3000, help="Adam steps of the fit (default 3000)")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)),
